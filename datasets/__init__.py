@@ -1,0 +1,1 @@
+"""tinydl.datasets: CIFAR-10, the offline shapes10 set, and the DataLoader."""

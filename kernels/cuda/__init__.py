@@ -1,0 +1,1 @@
+"""numba.cuda kernels. Each family module opens with its lesson plan and a VERSIONS table."""

@@ -1,0 +1,1 @@
+"""Plain NumPy kernels: readable ground truth for the cpu and cuda devices."""
