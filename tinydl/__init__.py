@@ -1,8 +1,21 @@
-"""tinydl: a deep-learning framework made to be read, taught and measured."""
+"""tinydl: a deep-learning framework made to be read, taught and measured.
+
+    import tinydl as td
+    from tinydl import layers, optimizers, losses, callbacks
+    model = td.Sequential([layers.Input((2,)), layers.Dense(16, activation="relu"), layers.Dense(2)])
+"""
+from tinydl import callbacks, initializers, layers, losses, metrics, ops, optimizers
 from tinydl.device import get_device, set_device, to_numpy
+from tinydl.gradcheck import GradcheckError, gradcheck
+from tinydl.models import Sequential
 from tinydl.parameter import Parameter
 from tinydl.random import set_seed
 
 __version__ = "0.1.0"
 
-__all__ = ["get_device", "set_device", "to_numpy", "Parameter", "set_seed", "__version__"]
+__all__ = [
+    "Sequential", "Parameter", "gradcheck", "GradcheckError",
+    "set_device", "get_device", "to_numpy", "set_seed",
+    "layers", "ops", "losses", "optimizers", "callbacks", "metrics", "initializers",
+    "__version__",
+]

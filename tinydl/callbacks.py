@@ -1,0 +1,223 @@
+"""Callbacks, Keras's hooks into `fit`: on_train_begin/end, on_epoch_begin/end(epoch, logs),
+on_batch_begin/end(batch, logs). ``self.model`` is the model being trained; setting
+``model.stop_training = True`` ends training after the current batch or epoch."""
+import csv
+import io
+import math
+
+import numpy as np
+
+from tinydl._io import atomic_open
+from tinydl.progbar import Progbar
+
+
+class Callback:
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_batch_begin(self, batch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
+
+
+class CallbackList:
+    """Calls each hook on every callback in order."""
+
+    def __init__(self, callbacks, model, params):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            cb.set_model(model)
+            cb.set_params(params)
+
+    def __getattr__(self, hook):
+        def call_all(*args):
+            for cb in self.callbacks:
+                getattr(cb, hook)(*args)
+        return call_all
+
+
+class History(Callback):
+    """Records every epoch's logs: ``history.history["loss"]`` is the list of epoch losses."""
+
+    def __init__(self):
+        super().__init__()
+        self.history, self.epoch = {}, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+
+
+class ProgbarLogger(Callback):
+    """Prints "Epoch i/n" and a progress bar (verbose=1) or one line per epoch (verbose=2)."""
+
+    def __init__(self, verbose=1):
+        super().__init__()
+        self.verbose = verbose
+        self.bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        print(f"Epoch {epoch + 1}/{self.params.get('epochs')}", flush=True)
+        self.bar = Progbar(self.params.get("steps"), verbose=self.verbose)
+        self.seen = 0
+
+    def on_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
+        self.bar.update(self.seen, list((logs or {}).items()))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.update(self.params.get("steps") or self.seen, list((logs or {}).items()), finalize=True)
+
+
+def _better(mode, monitor):
+    if mode == "auto":
+        mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max'; received {mode!r}")
+    return (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b), mode
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; with
+    ``restore_best_weights`` the model ends with the weights of its best epoch."""
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
+                 restore_best_weights=False, verbose=0):
+        super().__init__()
+        if patience < 0:
+            raise ValueError(f"patience must be >= 0; received {patience!r}")
+        self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), patience
+        self.better, self.mode = _better(mode, monitor)
+        self.restore_best_weights, self.verbose = restore_best_weights, verbose
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best_epoch = 0, None, None
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r}, which the logs do not have; "
+                f"available: {sorted(logs or {})}"
+            )
+        shifted = value + self.min_delta if self.mode == "min" else value - self.min_delta
+        if self.better(shifted, self.best):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+        if self.verbose and self.stopped_epoch is not None:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping; best epoch {self.best_epoch + 1}")
+
+
+class ModelCheckpoint(Callback):
+    """Save the weights after each epoch (or only when ``monitor`` improves). ``filepath`` may
+    hold format fields, e.g. "w-{epoch:02d}-{val_loss:.3f}.npz"; files are written atomically."""
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
+        super().__init__()
+        self.filepath, self.monitor, self.save_best_only = str(filepath), monitor, save_best_only
+        self.better, self.mode = _better(mode, monitor)
+        self.verbose = verbose
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            value = logs.get(self.monitor)
+            if value is None:
+                raise ValueError(
+                    f"ModelCheckpoint monitors {self.monitor!r}, which the logs do not have; "
+                    f"available: {sorted(logs)}"
+                )
+            if not self.better(value, self.best):
+                return
+            self.best = value
+        self.model.save_weights(path)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved weights to {path}")
+
+
+class LearningRateScheduler(Callback):
+    """At each epoch's start set the optimizer's learning rate to ``schedule(epoch, lr)``
+    (or ``schedule(epoch)``)."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        opt = self.model.optimizer
+        try:
+            lr = self.schedule(epoch, opt.current_learning_rate())
+        except TypeError:
+            lr = self.schedule(epoch)
+        opt.learning_rate = float(lr)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: learning rate {lr:.6g}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self.model.optimizer.current_learning_rate()
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite."""
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            print(f"Batch {batch}: invalid loss {loss}, terminating training")
+            self.model.stop_training = True
+
+
+class CSVLogger(Callback):
+    """One row per epoch: epoch, then every log value. The file is rewritten atomically at each
+    epoch's end, so an interrupted run leaves a complete file."""
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename, self.separator, self.append = str(filename), separator, append
+
+    def on_train_begin(self, logs=None):
+        self.rows, self.keys = [], None
+        if self.append:
+            try:
+                with open(self.filename, newline="") as f:
+                    self.rows = list(csv.reader(f, delimiter=self.separator))
+            except FileNotFoundError:
+                pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if not self.rows:
+                self.rows.append(["epoch"] + self.keys)
+        self.rows.append([str(epoch)] + [repr(float(logs.get(k, float("nan")))) for k in self.keys])
+        text = io.StringIO()
+        csv.writer(text, delimiter=self.separator, lineterminator="\n").writerows(self.rows)
+        with atomic_open(self.filename, "w", suffix=".csv") as f:
+            f.write(text.getvalue())

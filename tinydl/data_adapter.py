@@ -1,0 +1,65 @@
+"""What `fit`, `evaluate` and `predict` iterate: arrays cut into batches, or a DataLoader (or
+any iterable of (x, y) batches) used as it is."""
+import numpy as np
+
+from tinydl import random as _random
+
+
+def check_arrays(x, y=None):
+    """x (and y) as NumPy arrays of equal length, finite."""
+    x = np.asarray(x)
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one sample; received shape {x.shape}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise ValueError(f"x must be finite; received {x[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
+    if y is None:
+        return x, None
+    y = np.asarray(y)
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"x and y must hold the same number of samples; received {x.shape[0]} in x and {y.shape[0]} in y"
+        )
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError("y must be finite; received NaN or infinity")
+    return x, y
+
+
+class ArrayBatches:
+    """Batches of (x, y) in a fresh (seeded) order each epoch when ``shuffle``."""
+
+    def __init__(self, x, y, batch_size, shuffle):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int; received {batch_size!r}")
+        self.x, self.y, self.batch_size, self.shuffle = x, y, int(batch_size), shuffle
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.x)
+        order = _random.generator().permutation(n) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                sl = slice(start, start + self.batch_size)
+                yield self.x[sl], (None if self.y is None else self.y[sl])
+            else:
+                idx = order[start:start + self.batch_size]
+                yield self.x[idx], (None if self.y is None else self.y[idx])
+
+
+def split_validation(x, y, fraction):
+    """Keras's rule: the last ``fraction`` of the samples, before any shuffling."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation_split must lie in [0, 1); received {fraction!r}")
+    n_val = int(len(x) * fraction)
+    if fraction and n_val == 0:
+        raise ValueError(f"validation_split={fraction} leaves no validation sample out of {len(x)}")
+    if n_val == 0:
+        return (x, y), None
+    return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
+
+
+def is_batch_iterable(x):
+    """True for a DataLoader or any iterable of (x, y) batches (not an array)."""
+    return not isinstance(x, np.ndarray) and hasattr(x, "__iter__") and not isinstance(x, (list, tuple))

@@ -1,0 +1,87 @@
+"""Activation layers: each a thin wrapper over an op pair in tinydl.ops.
+
+    y = f(x)          call:     ops.<name>_forward(x)  -> y, cache
+    dx = f'(x) * dy   backward: ops.<name>_backward(dy, cache)
+"""
+from tinydl import ops
+from tinydl.layers.base import Layer
+from tinydl.ops import _checks
+
+
+class _Activation(Layer):
+    op = None  # the ops name prefix, e.g. "relu"
+
+    def __init__(self, input_shape=None, name=None):
+        super().__init__(input_shape=input_shape, name=name)
+        self._cache = None
+
+    def _forward_kwargs(self):
+        return {}
+
+    def call(self, x, training=False):
+        out, self._cache = getattr(ops, f"{self.op}_forward")(x, **self._forward_kwargs())
+        return out
+
+    def backward(self, dout):
+        if self._cache is None:
+            raise RuntimeError(f"{self.name}: backward called before a forward pass")
+        return getattr(ops, f"{self.op}_backward")(dout, self._cache)
+
+
+class ReLU(_Activation):
+    op = "relu"
+
+
+class LeakyReLU(_Activation):
+    op = "leaky_relu"
+
+    def __init__(self, negative_slope=0.3, input_shape=None, name=None):
+        super().__init__(input_shape=input_shape, name=name)
+        self.negative_slope = _checks.finite_float(negative_slope, "negative_slope", low=0.0)
+
+    def _forward_kwargs(self):
+        return {"negative_slope": self.negative_slope}
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+class Sigmoid(_Activation):
+    op = "sigmoid"
+
+
+class Tanh(_Activation):
+    op = "tanh"
+
+
+class GELU(_Activation):
+    op = "gelu"
+
+
+class Softmax(_Activation):
+    """Softmax over the last axis."""
+    op = "softmax"
+
+
+ACTIVATIONS = {
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "gelu": GELU,
+    "softmax": Softmax,
+}
+
+
+def get_activation(activation, owner="layer"):
+    """A fresh activation layer for a Keras string (or None / "linear" for none)."""
+    if activation is None or activation == "linear":
+        return None
+    if isinstance(activation, Layer):
+        return activation
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"{owner}: unknown activation; expected one of {sorted(ACTIVATIONS)} or None; "
+            f"received activation={activation!r}"
+        )
+    return ACTIVATIONS[activation]()

@@ -1,0 +1,117 @@
+"""Input, Dense, Flatten, Dropout."""
+from tinydl import ops
+from tinydl import random as _random
+from tinydl.layers.activations import get_activation
+from tinydl.layers.base import Layer
+from tinydl.ops import _checks
+
+
+class Input:
+    """The shape of one sample (no batch axis); the first entry of a Sequential."""
+
+    def __init__(self, shape, name=None):
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if not shape or any(not isinstance(d, int) or d < 1 for d in shape):
+            raise ValueError(f"Input shape must be a tuple of positive ints; received shape={shape!r}")
+        self.shape = shape
+        self.name = name or "input"
+
+
+class Dense(Layer):
+    """y = activation(x @ W + b) on the last axis: x (N, ..., in) -> y (N, ..., units)."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", input_shape=None, name=None):
+        super().__init__(input_shape=input_shape, name=name)
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(f"Dense: units must be a positive int. Received: units={units!r}")
+        self.units = units
+        self.activation = get_activation(activation, owner="Dense")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel = self.bias = None
+        self._cache = None
+        self._activated = False
+
+    def build(self, input_shape):
+        # W (in, units), b (units,)
+        self.in_features = input_shape[-1]
+        self.kernel = self.add_weight("kernel", (self.in_features, self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+
+    def call(self, x, training=False, apply_activation=True):
+        if x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"{self.name}: expected input with last axis {self.in_features}; "
+                f"received shape {tuple(x.shape)}"
+            )
+        bias = self.bias.value if self.use_bias else None
+        out, self._cache = ops.dense_forward(x, self.kernel.value, bias)
+        self._activated = apply_activation and self.activation is not None
+        if self._activated:
+            out = self.activation(out, training=training)
+        return out
+
+    def backward(self, dout):
+        if self._activated:
+            dout = self.activation.backward(dout)
+        dx, dw, db = ops.dense_backward(dout, self._cache)
+        self.kernel.accumulate_grad(dw)
+        if self.use_bias:
+            self.bias.accumulate_grad(db)
+        return dx
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        act = self.activation
+        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias,
+                "activation": None if act is None else type(act).__name__.lower()}
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...)."""
+
+    def call(self, x, training=False):
+        self._shape = tuple(x.shape)
+        return _checks.as_float(x, "Flatten input").reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self._shape)
+
+    def compute_output_shape(self, input_shape):
+        n = 1
+        for d in input_shape:
+            n *= d
+        return (n,)
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each value with probability ``rate`` and scale the
+    rest by 1/(1-rate); the identity otherwise. ``seed`` makes the sequence of masks repeatable."""
+
+    def __init__(self, rate, seed=None, input_shape=None, name=None):
+        super().__init__(input_shape=input_shape, name=name)
+        self.rate = _checks.finite_float(rate, "Dropout rate", low=0.0, high=1.0, high_open=True)
+        self.seed = seed
+        self._calls = 0
+        self._cache = None
+
+    def _next_seed(self):
+        self._calls += 1
+        if self.seed is None:
+            return _random.new_seed()
+        return (int(self.seed) * 1_000_003 + self._calls) % (2**63 - 1)
+
+    def call(self, x, training=False):
+        out, self._cache = ops.dropout_forward(x, self.rate, self._next_seed(), training=training)
+        return out
+
+    def backward(self, dout):
+        return ops.dropout_backward(dout, self._cache)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

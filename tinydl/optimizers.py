@@ -1,0 +1,184 @@
+"""Optimizers in order of increasing complexity: SGD (with momentum, Nesterov), Adam, AdamW.
+Each is a few lines over one fused update kernel (tinydl.ops.sgd_update / adam_update) that
+changes a parameter and its optimizer state in place.
+
+    opt.step(model.trainable_weights)   # one update of every parameter that has a .grad
+"""
+import math
+
+import numpy as np
+
+from tinydl import device as _device
+from tinydl import ops
+from tinydl.ops import _checks
+
+
+# -- learning-rate schedules (a function of the 0-based step, as in Keras) ----------------------
+class LearningRateSchedule:
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """lr = initial * decay_rate ** (step / decay_steps) (floored exponent when staircase)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
+        self.initial = _checks.finite_float(initial_learning_rate, "initial_learning_rate", low=0.0)
+        self.decay_steps = _checks.positive_int(decay_steps, "decay_steps")
+        self.decay_rate = _checks.finite_float(decay_rate, "decay_rate", low=0.0)
+        self.staircase = staircase
+
+    def __call__(self, step):
+        p = step / self.decay_steps
+        return self.initial * self.decay_rate ** (math.floor(p) if self.staircase else p)
+
+
+class CosineDecay(LearningRateSchedule):
+    """lr = initial * ((1 - alpha) * (1 + cos(pi * min(step, decay_steps) / decay_steps)) / 2 + alpha)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0):
+        self.initial = _checks.finite_float(initial_learning_rate, "initial_learning_rate", low=0.0)
+        self.decay_steps = _checks.positive_int(decay_steps, "decay_steps")
+        self.alpha = _checks.finite_float(alpha, "alpha", low=0.0, high=1.0)
+
+    def __call__(self, step):
+        frac = min(step, self.decay_steps) / self.decay_steps
+        return self.initial * ((1 - self.alpha) * 0.5 * (1 + math.cos(math.pi * frac)) + self.alpha)
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """values[i] while boundaries[i-1] < step <= boundaries[i] (Keras's rule)."""
+
+    def __init__(self, boundaries, values):
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(
+                f"PiecewiseConstantDecay needs len(values) == len(boundaries) + 1; "
+                f"received {len(boundaries)} boundaries and {len(values)} values"
+            )
+        self.boundaries, self.values = list(boundaries), [float(v) for v in values]
+
+    def __call__(self, step):
+        for b, v in zip(self.boundaries, self.values):
+            if step <= b:
+                return v
+        return self.values[-1]
+
+
+class schedules:  # noqa: N801 - namespace, as optimizers.schedules.* in Keras
+    LearningRateSchedule = LearningRateSchedule
+    ExponentialDecay = ExponentialDecay
+    CosineDecay = CosineDecay
+    PiecewiseConstantDecay = PiecewiseConstantDecay
+
+
+# -- the optimizers -------------------------------------------------------------------------
+class Optimizer:
+    def __init__(self, learning_rate, weight_decay=0.0, clipnorm=None, global_clipnorm=None):
+        self.learning_rate = learning_rate
+        self.weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
+        self.clipnorm = None if clipnorm is None else _checks.finite_float(clipnorm, "clipnorm", low=0.0, low_open=True)
+        self.global_clipnorm = (None if global_clipnorm is None
+                                else _checks.finite_float(global_clipnorm, "global_clipnorm", low=0.0, low_open=True))
+        self.iterations = 0
+        self._state: dict[int, dict] = {}
+
+    @property
+    def learning_rate(self):
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if not isinstance(value, LearningRateSchedule) and not callable(value):
+            value = _checks.finite_float(value, "learning_rate", low=0.0)
+        self._learning_rate = value
+
+    def current_learning_rate(self) -> float:
+        lr = self._learning_rate
+        return float(lr(self.iterations)) if callable(lr) else lr
+
+    def step(self, params) -> None:
+        """Update every parameter in ``params`` that has a gradient, then count the step."""
+        params = [p for p in params if p.grad is not None]
+        self._clip(params)
+        lr = self.current_learning_rate()
+        for p in params:
+            state = self._state.setdefault(id(p), {})
+            self._update(p, state, lr, self.iterations + 1)
+        self.iterations += 1
+
+    def _clip(self, params):
+        if self.clipnorm is not None:
+            for p in params:
+                norm = math.sqrt(ops.sum_squares(p.grad))
+                if norm > self.clipnorm:
+                    ops.scale_(p.grad, self.clipnorm / norm)
+        if self.global_clipnorm is not None and params:
+            norm = math.sqrt(sum(ops.sum_squares(p.grad) for p in params))
+            if norm > self.global_clipnorm:
+                for p in params:
+                    ops.scale_(p.grad, self.global_clipnorm / norm)
+
+    def _slot(self, state, key, p):
+        """A zero-initialised state array shaped like ``p``, on ``p``'s device."""
+        if key not in state:
+            dev = "cuda" if _device.is_device_array(p.value) else "cpu"
+            state[key] = _device.to_device(np.zeros(p.shape, dtype=p.dtype), dev)
+        return state[key]
+
+    def _update(self, p, state, lr, t):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"name": type(self).__name__, "learning_rate": self._learning_rate,
+                "weight_decay": self.weight_decay}
+
+
+class SGD(Optimizer):
+    """v = momentum * v + (g + wd * p);  p -= lr * (nesterov ? g + wd*p + momentum * v : v)."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        self.momentum = _checks.finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.nesterov = bool(nesterov)
+
+    def _update(self, p, state, lr, t):
+        velocity = self._slot(state, "velocity", p) if self.momentum > 0 else None
+        ops.sgd_update(p.value, p.grad, velocity, lr, self.momentum, self.nesterov, self.weight_decay)
+
+
+class Adam(Optimizer):
+    """Kingma & Ba's Algorithm 1 with bias correction; weight_decay as an L2 term in the gradient."""
+    decoupled = False
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        self.beta_1 = _checks.finite_float(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
+        self.beta_2 = _checks.finite_float(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
+        self.epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
+
+    def _update(self, p, state, lr, t):
+        m, v = self._slot(state, "m", p), self._slot(state, "v", p)
+        ops.adam_update(p.value, p.grad, m, v, t, lr, self.beta_1, self.beta_2, self.epsilon,
+                        self.weight_decay, self.decoupled)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p -= lr * wd * p, then the Adam step on the raw gradient."""
+    decoupled = True
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.004, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, **kwargs)
+
+
+ALIASES = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+
+
+def get(optimizer) -> Optimizer:
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer.lower() in ALIASES:
+        return ALIASES[optimizer.lower()]()
+    raise ValueError(
+        f"unknown optimizer; expected a tinydl.optimizers.Optimizer or one of {sorted(ALIASES)}; "
+        f"received {optimizer!r}"
+    )
