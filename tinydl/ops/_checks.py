@@ -92,7 +92,15 @@ def finite_float(v, name: str, low=None, high=None, low_open=False, high_open=Fa
     bad |= low is not None and (f <= low if low_open else f < low)
     bad |= high is not None and (f >= high if high_open else f > high)
     if bad:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(f"{name} must lie in {lo}{low}, {high}{hi}; received {v!r}")
+        raise ValueError(f"{name} must be {_range_text(low, high, low_open, high_open)}; received {v!r}")
     return f
+
+
+def _range_text(low, high, low_open, high_open) -> str:
+    if high is None and low is None:
+        return "a finite number"
+    if high is None:
+        return f"{'>' if low_open else '>='} {low}"
+    if low is None:
+        return f"{'<' if high_open else '<='} {high}"
+    return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
