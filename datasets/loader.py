@@ -1,0 +1,119 @@
+"""DataLoader: mini-batches of (x float32, y) from in-memory arrays, shuffled and augmented.
+
+    loader = DataLoader(x_train, y_train, batch_size=128, augment="crop_flip", normalize="cifar10", seed=0)
+    for xb, yb in loader:      # one epoch: every sample exactly once
+        ...
+    len(loader)                # batches per epoch
+
+Each epoch draws a new permutation from the loader's own generator, so a given seed reproduces the
+whole sequence of epochs (seed=None takes one from tinydl.set_seed's stream). Every batch is built
+by one Numba kernel (_augment.gather_crop_flip): gather the rows, random-crop (zero padding 4) and
+mirror when augmenting, then scale and normalize.
+
+Pixel scale: integer images (uint8 0..255) are divided by 255; float images are taken to be in
+[0, 1] already. normalize="cifar10" then maps each channel to (x - mean) / std with the CIFAR-10
+training set's statistics (cifar10.MEAN, cifar10.STD).
+"""
+import numpy as np
+
+from tinydl import random as _random
+from tinydl.datasets import _augment
+from tinydl.datasets.cifar10 import MEAN as CIFAR10_MEAN
+from tinydl.datasets.cifar10 import STD as CIFAR10_STD
+
+AUGMENTS = (None, "crop_flip")
+NORMALIZES = (None, "cifar10")
+CROP_PADDING = 4
+FLIP_PROBABILITY = 0.5
+
+__all__ = ["DataLoader"]
+
+
+class DataLoader:
+    """Iterable of ``(x_batch float32, y_batch)`` pairs over ``x``, ``y`` (see the module docstring).
+
+    x: (N, ...) array; NCHW (N, C, H, W) when ``augment`` or ``normalize`` is used.
+    y: (N, ...) targets; integer labels come out as int64, other targets keep their dtype.
+    batch_size: samples per batch; the last batch is smaller unless ``drop_last``.
+    shuffle: a new random order every epoch (else the order of ``x``).
+    augment: None or "crop_flip" (random crop after zero padding 4, horizontal flip with p=0.5).
+    normalize: None (x / 255 for integer images) or "cifar10" (then per-channel (x - mean) / std).
+    seed: seeds shuffling and augmentation; None draws one from tinydl's global stream.
+    """
+
+    def __init__(self, x, y, batch_size=128, shuffle=True, augment=None, normalize=None,
+                 drop_last=False, seed=None):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim < 1 or y.ndim < 1:
+            raise ValueError(f"x and y must be arrays with a batch axis; received shapes {x.shape} and {y.shape}")
+        if len(x) != len(y):
+            raise ValueError(f"x and y must hold the same number of samples; received len(x)={len(x)}, len(y)={len(y)}")
+        if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+            raise TypeError(f"x must be an integer or float array; received dtype {x.dtype}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int; received batch_size={batch_size!r}")
+        if augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {AUGMENTS}; received augment={augment!r}")
+        if normalize not in NORMALIZES:
+            raise ValueError(f"normalize must be one of {NORMALIZES}; received normalize={normalize!r}")
+        for name, value in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False; received {name}={value!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be None or a non-negative int; received seed={seed!r}")
+        if augment is not None and x.ndim != 4:
+            raise ValueError(f"augment={augment!r} needs NCHW images (N, C, H, W); received x of shape {x.shape}")
+        if normalize == "cifar10" and (x.ndim != 4 or x.shape[1] != 3):
+            raise ValueError(f"normalize='cifar10' needs NCHW images with 3 channels (N, 3, H, W); "
+                             f"received x of shape {x.shape}")
+
+        # the kernel reads x as (N, C, H, W): other shapes are viewed as (N, 1, 1, features)
+        self.x = np.ascontiguousarray(x)
+        self.y = y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) else y
+        self._x4 = self.x if x.ndim == 4 else self.x.reshape(len(x), 1, 1, -1)
+        channels = self._x4.shape[1]
+        self.batch_size = int(batch_size)
+        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
+        self.augment, self.normalize = augment, normalize
+        self.seed = int(seed) if seed is not None else _random.new_seed()
+        self._rng = np.random.default_rng(self.seed)
+        self._scale = 1.0 / 255.0 if np.issubdtype(x.dtype, np.integer) else 1.0
+        if normalize == "cifar10":
+            self._mean = np.array(CIFAR10_MEAN, np.float64)
+            self._inv_std = 1.0 / np.array(CIFAR10_STD, np.float64)
+        else:
+            self._mean, self._inv_std = np.zeros(channels), np.ones(channels)
+
+    def __len__(self) -> int:
+        n, b = len(self.x), self.batch_size
+        return n // b if self.drop_last else (n + b - 1) // b
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.x)
+
+    def __iter__(self):
+        n = len(self.x)
+        order = self._rng.permutation(n) if self.shuffle else np.arange(n, dtype=np.int64)
+        for k in range(len(self)):
+            idx = np.ascontiguousarray(order[k * self.batch_size:(k + 1) * self.batch_size], dtype=np.int64)
+            yield self._batch(idx), self.y[idx]
+
+    def _batch(self, idx):
+        """float32 batch of the samples ``idx``, augmented when asked (draws from the loader's rng)."""
+        b = len(idx)
+        if self.augment == "crop_flip":
+            pad = CROP_PADDING
+            dy = self._rng.integers(0, 2 * pad + 1, b)
+            dx = self._rng.integers(0, 2 * pad + 1, b)
+            flip = self._rng.random(b) < FLIP_PROBABILITY
+        else:
+            pad, dy, dx, flip = 0, np.zeros(b, np.int64), np.zeros(b, np.int64), np.zeros(b, np.bool_)
+        out = np.empty((b,) + self._x4.shape[1:], np.float32)
+        _augment.gather_crop_flip(self._x4, idx, dy, dx, flip, pad, self._scale, self._mean, self._inv_std, out)
+        return out.reshape((b,) + self.x.shape[1:])
+
+    def __repr__(self):
+        return (f"DataLoader({len(self.x)} samples, batch_size={self.batch_size}, shuffle={self.shuffle}, "
+                f"augment={self.augment!r}, normalize={self.normalize!r}, drop_last={self.drop_last}, "
+                f"seed={self.seed})")
