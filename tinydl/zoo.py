@@ -1,0 +1,65 @@
+"""The named models of the command line: builders returning an uncompiled Sequential."""
+import tinydl as td
+from tinydl import layers
+
+
+def seed_cnn(classes=10):
+    """The reference CNN: four [Conv 3x3 same, BN, ReLU, MaxPool 2] blocks (64..512 channels),
+    then Dense 1024 and 512 with dropout 0.5, then the logits."""
+    model = td.Sequential([layers.Input((3, 32, 32))], name="seed_cnn")
+    for c in (64, 128, 256, 512):
+        for layer in (layers.Conv2D(c, 3, padding="same"), layers.BatchNormalization(),
+                      layers.ReLU(), layers.MaxPooling2D(2)):
+            model.add(layer)
+    for layer in (layers.Flatten(), layers.Dense(1024, activation="relu"), layers.Dropout(0.5),
+                  layers.Dense(512, activation="relu"), layers.Dropout(0.5), layers.Dense(classes)):
+        model.add(layer)
+    return model
+
+
+def compact_cnn(classes=10):
+    """The demo's network: three small conv blocks and global average pooling (~25k weights)."""
+    model = td.Sequential([layers.Input((3, 32, 32))], name="compact_cnn")
+    for c, pool in ((16, True), (32, True), (64, False)):
+        model.add(layers.Conv2D(c, 3, padding="same", use_bias=False))
+        model.add(layers.BatchNormalization())
+        model.add(layers.ReLU())
+        if pool:
+            model.add(layers.MaxPooling2D(2))
+    model.add(layers.GlobalAveragePooling2D())
+    model.add(layers.Dense(classes))
+    return model
+
+
+def mlp(classes=10):
+    return td.Sequential([layers.Input((3, 32, 32)), layers.Flatten(), layers.Dense(512, activation="relu"),
+                          layers.Dense(256, activation="relu"), layers.Dense(classes)], name="mlp")
+
+
+def linear(classes=10):
+    """A linear softmax classifier on raw pixels: the baseline a CNN must beat."""
+    return td.Sequential([layers.Input((3, 32, 32)), layers.Flatten(), layers.Dense(classes)], name="linear")
+
+
+def vit_tiny(classes=10):
+    """A small Vision Transformer: 4x4 patches, 2 pre-norm blocks of width 64, 4 heads."""
+    embed, heads = 64, 4
+    model = td.Sequential([layers.Input((3, 32, 32)), layers.PatchEmbedding(4, embed),
+                           layers.ClassToken(), layers.PositionalEmbedding(65)], name="vit_tiny")
+    for _ in range(2):
+        model.add(layers.Residual([layers.LayerNormalization(), layers.MultiHeadAttention(heads, embed // heads)]))
+        model.add(layers.Residual([layers.LayerNormalization(), layers.Dense(2 * embed, activation="gelu"),
+                                   layers.Dense(embed)]))
+    model.add(layers.LayerNormalization())
+    model.add(layers.SequencePooling("cls"))
+    model.add(layers.Dense(classes))
+    return model
+
+
+MODELS = {"seed-cnn": seed_cnn, "compact-cnn": compact_cnn, "mlp": mlp, "linear": linear, "vit-tiny": vit_tiny}
+
+
+def get(name, classes=10):
+    if name not in MODELS:
+        raise ValueError(f"unknown model; expected one of {sorted(MODELS)}; received {name!r}")
+    return MODELS[name](classes)
