@@ -92,8 +92,10 @@ class _Progress:
         stream.flush()
 
 
-def fetch(url: str, dest, md5: str | None = None, progress: bool = True, timeout: float = TIMEOUT) -> Path:
-    """Download ``url`` to ``dest`` (see the module docstring); return ``dest`` as a Path."""
+def fetch(url: str, dest, md5: str | None = None, progress: bool = True, timeout: float | None = None) -> Path:
+    """Download ``url`` to ``dest`` (see the module docstring); return ``dest`` as a Path.
+    ``timeout``: seconds without data before giving up (default: the module's TIMEOUT)."""
+    timeout = TIMEOUT if timeout is None else timeout
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
