@@ -82,16 +82,18 @@ _SHAPES = [
 assert len(_SHAPES) == len(LABEL_NAMES)
 
 
-def _masks(labels, rng):
-    """Anti-aliased shape masks, float32 (N, SIZE, SIZE) in [0, 1]."""
-    n = len(labels)
-    # pose of each shape: radius, aspect, rotation, centre (in output pixels)
+def _poses(n, rng):
+    """Random pose of each shape: radius, aspect, rotation, centre x and y (in output pixels)."""
     radius = rng.uniform(5.0, 12.5, n)
     aspect = rng.uniform(0.85, 1.15, n)
     theta = rng.uniform(0, 2 * np.pi, n)
-    margin = 0.7 * radius
-    cx = rng.uniform(margin, SIZE - margin)
-    cy = rng.uniform(margin, SIZE - margin)
+    margin = 0.7 * radius  # at most 30% of the radius leaves the frame
+    return radius, aspect, theta, rng.uniform(margin, SIZE - margin), rng.uniform(margin, SIZE - margin)
+
+
+def _masks(labels, radius, aspect, theta, cx, cy):
+    """Anti-aliased shape masks, float32 (N, SIZE, SIZE) in [0, 1], one per label and pose."""
+    n = len(labels)
     cos, sin = np.cos(theta), np.sin(theta)
     big = SIZE * SUPERSAMPLE
     out = np.empty((n, SIZE, SIZE), np.uint8)
@@ -172,7 +174,7 @@ def _generate(n: int, seq: np.random.SeedSequence):
         lo, hi = k * _CHUNK, min(n, (k + 1) * _CHUNK)
         m = hi - lo
         bg = _backgrounds(m, rng)
-        alpha = _masks(labels[lo:hi], rng)[:, None]                               # (m, 1, S, S)
+        alpha = _masks(labels[lo:hi], *_poses(m, rng))[:, None]                             # (m, 1, S, S)
         colour = _shape_colours(bg.mean(axis=(2, 3)), rng)[:, :, None, None]      # (m, 3, 1, 1)
         shade = rng.uniform(-0.2, 0.2, (m, 1, 1, 1)).astype(np.float32) * (_ramp(m, rng)[:, None] - 0.5)
         img = bg * (1 - alpha) + (colour + shade) * alpha
