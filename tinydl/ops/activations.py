@@ -1,0 +1,81 @@
+"""Activations: relu, leaky_relu, sigmoid, tanh, gelu (exact), softmax. Each forward returns
+(out, cache) with out of x's shape and dtype; each backward (dout, cache) returns dx."""
+from tinydl import device as _device
+from tinydl.ops import _checks
+from tinydl.ops.elementwise import check_dout, saved
+
+__all__ = [
+    "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
+    "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
+    "gelu_forward", "gelu_backward", "softmax_forward", "softmax_backward",
+]
+
+
+def _run(op, x, *args):
+    x = _checks.as_float(x, "x")
+    out, cache = getattr(_device.backend("activations"), f"{op}_forward")(x, *args)
+    return out, saved(cache, out)
+
+
+def _back(op, dout, cache):
+    dout = check_dout(dout, cache, op)
+    return getattr(_device.backend("activations"), f"{op}_backward")(dout, cache.kernel)
+
+
+def relu_forward(x):
+    """max(x, 0)."""
+    return _run("relu", x)
+
+
+def relu_backward(dout, cache):
+    return _back("relu", dout, cache)
+
+
+def leaky_relu_forward(x, negative_slope=0.3):
+    """x where x > 0, else negative_slope * x (Keras's default slope 0.3)."""
+    slope = _checks.finite_float(negative_slope, "negative_slope")
+    return _run("leaky_relu", x, slope)
+
+
+def leaky_relu_backward(dout, cache):
+    return _back("leaky_relu", dout, cache)
+
+
+def sigmoid_forward(x):
+    """1 / (1 + exp(-x)), stable for large |x|."""
+    return _run("sigmoid", x)
+
+
+def sigmoid_backward(dout, cache):
+    return _back("sigmoid", dout, cache)
+
+
+def tanh_forward(x):
+    return _run("tanh", x)
+
+
+def tanh_backward(dout, cache):
+    return _back("tanh", dout, cache)
+
+
+def gelu_forward(x):
+    """Exact GELU x * Phi(x) with the erf (PyTorch's default, Keras approximate=False)."""
+    return _run("gelu", x)
+
+
+def gelu_backward(dout, cache):
+    return _back("gelu", dout, cache)
+
+
+def softmax_forward(x, axis=-1):
+    """exp(x - max) / sum exp(x - max) along ``axis``."""
+    x = _checks.as_float(x, "x")
+    nd = len(x.shape)
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -nd <= axis < nd:
+        raise ValueError(f"axis must be an int in [{-nd}, {nd}) for x of shape {tuple(x.shape)}; "
+                         f"received {axis!r}")
+    return _run("softmax", x, axis % nd)
+
+
+def softmax_backward(dout, cache):
+    return _back("softmax", dout, cache)
