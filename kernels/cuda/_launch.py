@@ -1,0 +1,100 @@
+"""Launch helpers shared by the CUDA kernel modules (private).
+
+Every kernel module in kernels/cuda/ takes NumPy or device arrays and returns device arrays.
+These helpers keep that plumbing out of the lessons:
+
+    on_device(a)        a NumPy array is uploaded once; a device array is returned as it is
+    empty / zeros       fresh device arrays (zeros is filled by a kernel, not uploaded)
+    flat(a)             the 1-D view of a C-contiguous device array (no copy)
+    blocks(n, tpb)      how many blocks of tpb threads cover n items
+    per_dtype(make)     kernels whose shared or local arrays need the dtype at compile time are
+                        built once per dtype by a factory: make(np.float32) / make(np.float64)
+    host_sum(partials)  the one copy back to the host: a small array of per-block partial sums,
+                        added on the host in float64 (losses and sum_squares return python floats)
+    quiet_overflow()    the splitmix64 hash multiplies uint64 numbers modulo 2^64 on purpose;
+                        Numba's simulator runs kernels as Python on NumPy scalars, which warn about
+                        that wrap-around: silenced here, a no-op on a real GPU
+"""
+import math
+import os
+import warnings
+from contextlib import contextmanager, nullcontext
+
+import numpy as np
+from numba import cuda
+
+TPB = 128          # threads per block of the 1-D (elementwise and per-row) kernels
+SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+def is_device_array(a) -> bool:
+    return hasattr(a, "copy_to_host")
+
+
+def on_device(a):
+    """``a`` as a device array: uploaded when it is a NumPy array."""
+    if a is None or is_device_array(a):
+        return a
+    return cuda.to_device(np.ascontiguousarray(a))
+
+
+def empty(shape, dtype):
+    return cuda.device_array(tuple(int(s) for s in shape), dtype=np.dtype(dtype))
+
+
+@cuda.jit
+def _fill(out, value):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = value
+
+
+def zeros(shape, dtype):
+    out = empty(shape, dtype)
+    fill(out, 0)
+    return out
+
+
+def fill(out, value):
+    """Set every element of the device array ``out`` to ``value``, in place."""
+    n = out.size
+    if n:
+        _fill[blocks(n), TPB](flat(out), out.dtype.type(value))
+    return out
+
+
+def flat(a):
+    return a.reshape(a.size)
+
+
+def blocks(n, tpb=TPB) -> int:
+    return max(1, (int(n) + tpb - 1) // tpb)
+
+
+def per_dtype(make):
+    """A getter that builds ``make(dtype_class)`` once per float dtype and remembers it."""
+    built = {}
+
+    def get(dtype):
+        key = np.dtype(dtype)
+        kernel = built.get(key)
+        if kernel is None:
+            kernel = built[key] = make(key.type)
+        return kernel
+    return get
+
+
+def host_sum(partials) -> float:
+    """Sum a small device array of float64 partial sums on the host: the one copy back."""
+    return float(math.fsum(partials.copy_to_host().tolist()))
+
+
+@contextmanager
+def _ignore_overflow():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def quiet_overflow():
+    return _ignore_overflow() if SIMULATOR else nullcontext()
