@@ -91,8 +91,8 @@ def load_data(data_dir=None, download: bool = True, archive=None, verify: bool =
                 _download.fetch(url or URL, archive, md5=MD5 if verify else None)
             except DownloadError as e:
                 raise DownloadError(
-                    f"{e}. No network? Download the archive by hand and put it at {archive}, "
-                    "or pass archive='path/to/cifar-10-python.tar.gz'."
+                    f"{e}. Without network access, download the archive by hand and put it at "
+                    f"{archive}, or pass archive='path/to/cifar-10-python.tar.gz'."
                 ) from e
     archive = Path(archive).expanduser()
     if not archive.is_file():

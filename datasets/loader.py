@@ -68,7 +68,7 @@ class DataLoader:
                              f"received x of shape {x.shape}")
 
         # the kernel reads x as (N, C, H, W): other shapes are viewed as (N, 1, 1, features)
-        self.x = np.ascontiguousarray(x)
+        self.x = np.ascontiguousarray(x if x.dtype != np.float16 else x.astype(np.float32))
         self.y = y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) else y
         self._x4 = self.x if x.ndim == 4 else self.x.reshape(len(x), 1, 1, -1)
         channels = self._x4.shape[1]

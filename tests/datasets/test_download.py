@@ -75,7 +75,7 @@ def test_no_network_says_where_to_put_the_archive(data_dir):
         cifar10.load_data(data_dir=data_dir, url=closed_port_url())
     message = str(err.value)
     assert "could not download http://127.0.0.1:" in message
-    assert "No network?" in message and str(data_dir / cifar10.FILENAME) in message
+    assert "Without network access" in message and str(data_dir / cifar10.FILENAME) in message
     assert files(data_dir) == []
 
 

@@ -95,6 +95,12 @@ def test_float_images_are_not_rescaled():
     np.testing.assert_allclose(xb, (x - mean) / np.array(cifar10.STD).reshape(1, 3, 1, 1), rtol=1e-6, atol=1e-6)
 
 
+def test_half_precision_images():
+    x = np.random.default_rng(0).random((4, 3, 3, 3)).astype(np.float16)
+    xb, _ = next(iter(DataLoader(x, np.arange(4), batch_size=4, shuffle=False)))
+    np.testing.assert_array_equal(xb, x.astype(np.float32))
+
+
 def test_flat_features_and_float_targets_pass_through():
     x = np.arange(35, dtype=np.float32).reshape(7, 5)
     y = np.eye(7, dtype=np.float32)  # one-hot targets keep their dtype
