@@ -1,0 +1,51 @@
+"""Optimizer updates of one parameter array, in place: sgd_update and adam_update (PyTorch's
+torch.optim.SGD / Adam / AdamW formulas). The parameter and the state arrays must be
+C-contiguous float arrays of one shape and dtype; the gradient may be any float view of them."""
+from tinydl import device as _device
+from tinydl.ops import _checks
+from tinydl.ops.elementwise import inplace, like
+
+__all__ = ["sgd_update", "adam_update"]
+
+
+def _state(a, p, name):
+    a = inplace(a, name)
+    _checks.shape_is(a, name, p.shape)
+    _checks.same_dtype(p, **{name: a})
+    return a
+
+
+def sgd_update(p, g, velocity, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    """g' = g + wd p; v = momentum v + g' (if momentum); p -= lr (g' + momentum v if nesterov
+    else v). ``velocity`` may be None when momentum == 0. Returns None."""
+    p = inplace(p, "p")
+    g = like(g, p, "g")
+    lr = _checks.finite_float(lr, "lr", low=0.0)
+    momentum = _checks.finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+    weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
+    if momentum > 0:
+        if velocity is None:
+            raise ValueError(f"velocity must be an array like p when momentum > 0; received None "
+                             f"(momentum={momentum})")
+        velocity = _state(velocity, p, "velocity")
+    else:
+        velocity = None
+    _device.backend("optim").sgd_update(p, g, velocity, lr, momentum, bool(nesterov), weight_decay)
+
+
+def adam_update(p, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                weight_decay=0.0, decoupled=False):
+    """Kingma & Ba's Algorithm 1 at step t (1-based); weight decay as L2 in the gradient (Adam)
+    or decoupled (AdamW: p -= lr wd p first). p, m and v change in place. Returns None."""
+    p = inplace(p, "p")
+    g = like(g, p, "g")
+    m = _state(m, p, "m")
+    v = _state(v, p, "v")
+    t = _checks.positive_int(t, "t")
+    lr = _checks.finite_float(lr, "lr", low=0.0)
+    beta_1 = _checks.finite_float(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
+    beta_2 = _checks.finite_float(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
+    epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
+    weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
+    _device.backend("optim").adam_update(p, g, m, v, t, lr, beta_1, beta_2, epsilon,
+                                          weight_decay, bool(decoupled))
