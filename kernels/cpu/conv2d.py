@@ -1,0 +1,368 @@
+"""2-D convolution on the CPU: the ladder from a loop nest to BLAS.
+
+Numbers: the reference CNN's conv layers at batch 128 (float32, 3x3, "same"), forward + backward,
+on the project's 2-core machine (AMD EPYC, AVX-512; numpy sgemm measured at ~460 GFLOP/s at
+4096^2 with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset). See docs/kernels.md for the full table.
+
+v1  direct loop nest, one thread. Seven nested loops, exactly the formula; the innermost loop
+    runs over the filter taps (c, p, q), so every output is one dot product read with long
+    strides. MEASURED_V1
+
+v2  direct loops, parallel and reordered. prange over (image, filter) pairs; inside, the loop over
+    the output row's pixels j is innermost, so for stride 1 it streams through contiguous memory
+    and vectorizes, and each weight is loaded once per output plane. The backward splits into
+    three parallel nests (dw over filters, dx over (image, channel) planes, db). MEASURED_V2
+
+v3  im2col + BLAS, one image at a time. Each image's windows are unrolled into a matrix
+    cols (C*KH*KW, OH*OW) (kernels/cpu/_im2col.py, parallel over rows), and the convolution is
+    one sgemm w (F, C*KH*KW) @ cols per image through NumPy (BLAS threads, outside any prange).
+    Backward: dw += dout_n @ cols^T, dcols = w^T @ dout_n, col2im. At the deep layers OH*OW is
+    only 16..64, so each GEMM is thin and BLAS runs well below its peak. MEASURED_V3
+
+v4  im2col + ONE sgemm for the whole batch, workspaces reused. cols spans the batch,
+    (C*KH*KW, N*OH*OW), so every layer becomes one fat GEMM; the (F, N*P) result is transposed
+    to (N, F, P) in a parallel pass that also adds the bias. The backward transposes dout once
+    (summing db on the way), computes dw = dout^T cols^T, then overwrites the same workspace with
+    dcols = w^T dout^T before col2im: one buffer serves both. Buffers live in a module-level
+    workspace grown on demand; every returned array is still fresh. MEASURED_V4
+"""
+import numpy as np
+from numba import njit, prange
+
+from tinydl.kernels._versions import active
+from tinydl.kernels.cpu._im2col import col2im, im2col
+
+
+def _out_size(x_shape, w_shape, stride, padding):
+    # (OH, OW) of a convolution; ops has checked the kernel fits the padded input
+    _, _, H, W = x_shape
+    _, _, KH, KW = w_shape
+    sh, sw = stride
+    pt, pb, pl, pr = padding
+    return (H + pt + pb - KH) // sh + 1, (W + pl + pr - KW) // sw + 1
+
+
+def _bias_or_zeros(b, w):
+    return b if b is not None else np.zeros(w.shape[0], dtype=w.dtype)
+
+
+@njit(cache=True)
+def _pad(x, pt, pb, pl, pr):
+    # x (N, C, H, W) -> a fresh zero-padded copy (N, C, H+pt+pb, W+pl+pr)
+    N, C, H, W = x.shape
+    xp = np.zeros((N, C, H + pt + pb, W + pl + pr), dtype=x.dtype)
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w_ in range(W):
+                    xp[n, c, h + pt, w_ + pl] = x[n, c, h, w_]
+    return xp
+
+
+@njit(cache=True)
+def _crop(xp, pt, pl, H, W):
+    N, C = xp.shape[0], xp.shape[1]
+    out = np.empty((N, C, H, W), dtype=xp.dtype)
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w_ in range(W):
+                    out[n, c, h, w_] = xp[n, c, h + pt, w_ + pl]
+    return out
+
+
+# -- v1: direct loop nest, one thread ------------------------------------------------------------
+@njit(cache=True)
+def _fwd_v1(xp, w, b, sh, sw, OH, OW):
+    # xp (N, C, Hp, Wp) padded input, w (F, C, KH, KW), b (F,) -> out (N, F, OH, OW)
+    N, C = xp.shape[0], xp.shape[1]
+    F, _, KH, KW = w.shape
+    out = np.empty((N, F, OH, OW), dtype=xp.dtype)
+    for n in range(N):
+        for f in range(F):
+            for i in range(OH):
+                for j in range(OW):
+                    acc = b[f]
+                    for c in range(C):
+                        for p in range(KH):
+                            for q in range(KW):
+                                acc += xp[n, c, i * sh + p, j * sw + q] * w[f, c, p, q]
+                    out[n, f, i, j] = acc
+    return out
+
+
+@njit(cache=True)
+def _bwd_v1(dout, xp, w, sh, sw):
+    # dout (N, F, OH, OW) -> dxp (padded, like xp), dw (F, C, KH, KW), db (F,)
+    N, F, OH, OW = dout.shape
+    _, C, KH, KW = w.shape
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    db = np.zeros(F, dtype=w.dtype)
+    for n in range(N):
+        for f in range(F):
+            for i in range(OH):
+                for j in range(OW):
+                    g = dout[n, f, i, j]
+                    db[f] += g
+                    for c in range(C):
+                        for p in range(KH):
+                            for q in range(KW):
+                                dw[f, c, p, q] += g * xp[n, c, i * sh + p, j * sw + q]
+                                dxp[n, c, i * sh + p, j * sw + q] += g * w[f, c, p, q]
+    return dxp, dw, db
+
+
+def conv2d_forward_v1(x, w, b, stride, padding):
+    OH, OW = _out_size(x.shape, w.shape, stride, padding)
+    xp = _pad(x, *padding)
+    out = _fwd_v1(xp, w, _bias_or_zeros(b, w), stride[0], stride[1], OH, OW)
+    return out, (x, w, b is not None, stride, padding)
+
+
+def conv2d_backward_v1(dout, cache):
+    x, w, has_bias, stride, padding = cache
+    dxp, dw, db = _bwd_v1(dout, _pad(x, *padding), w, stride[0], stride[1])
+    dx = _crop(dxp, padding[0], padding[2], x.shape[2], x.shape[3])
+    return dx, dw, (db if has_bias else None)
+
+
+# -- v2: direct loops, parallel, pixel loop innermost ---------------------------------------------
+@njit(parallel=True, cache=True)
+def _fwd_v2(xp, w, b, sh, sw, OH, OW):
+    N, C = xp.shape[0], xp.shape[1]
+    F, _, KH, KW = w.shape
+    out = np.empty((N, F, OH, OW), dtype=xp.dtype)
+    for t in prange(N * F):                      # one output plane per task
+        n = t // F
+        f = t % F
+        o = out[n, f]
+        o[:, :] = b[f]
+        for c in range(C):
+            for p in range(KH):
+                for q in range(KW):
+                    wv = w[f, c, p, q]
+                    for i in range(OH):
+                        row = i * sh + p
+                        for j in range(OW):      # contiguous for stride 1: vectorizes
+                            o[i, j] += wv * xp[n, c, row, j * sw + q]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _bwd_v2(dout, xp, w, sh, sw):
+    N, F, OH, OW = dout.shape
+    _, C, KH, KW = w.shape
+    # step 1: db[f] = sum over n, i, j
+    db = np.zeros(F, dtype=w.dtype)
+    for f in prange(F):
+        acc = 0.0
+        for n in range(N):
+            for i in range(OH):
+                for j in range(OW):
+                    acc += dout[n, f, i, j]
+        db[f] = acc
+    # step 2: dw[f, c, p, q] = sum_{n,i,j} dout[n, f, i, j] * xp[n, c, i*sh+p, j*sw+q]; one filter per task
+    dw = np.empty_like(w)
+    for f in prange(F):
+        for c in range(C):
+            for p in range(KH):
+                for q in range(KW):
+                    acc = 0.0
+                    for n in range(N):
+                        for i in range(OH):
+                            row = i * sh + p
+                            for j in range(OW):
+                                acc += dout[n, f, i, j] * xp[n, c, row, j * sw + q]
+                    dw[f, c, p, q] = acc
+    # step 3: dxp[n, c] += dout[n, f] * w[f, c, p, q] shifted; one input plane per task
+    dxp = np.zeros_like(xp)
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        for f in range(F):
+            for p in range(KH):
+                for q in range(KW):
+                    wv = w[f, c, p, q]
+                    for i in range(OH):
+                        row = i * sh + p
+                        for j in range(OW):
+                            dxp[n, c, row, j * sw + q] += wv * dout[n, f, i, j]
+    return dxp, dw, db
+
+
+def conv2d_forward_v2(x, w, b, stride, padding):
+    OH, OW = _out_size(x.shape, w.shape, stride, padding)
+    out = _fwd_v2(_pad(x, *padding), w, _bias_or_zeros(b, w), stride[0], stride[1], OH, OW)
+    return out, (x, w, b is not None, stride, padding)
+
+
+def conv2d_backward_v2(dout, cache):
+    x, w, has_bias, stride, padding = cache
+    dxp, dw, db = _bwd_v2(dout, _pad(x, *padding), w, stride[0], stride[1])
+    dx = _crop(dxp, padding[0], padding[2], x.shape[2], x.shape[3])
+    return dx, dw, (db if has_bias else None)
+
+
+# -- v3: im2col + one sgemm per image --------------------------------------------------------------
+@njit(parallel=True, cache=True)
+def _add_bias(out, b):
+    # out (N, F, P) += b[f]
+    N, F, P = out.shape
+    for t in prange(N * F):
+        n = t // F
+        f = t % F
+        for k in range(P):
+            out[n, f, k] += b[f]
+
+
+@njit(parallel=True, cache=True)
+def _sum_db(dout):
+    # dout (N, F, P) -> db (F,)
+    N, F, P = dout.shape
+    db = np.empty(F, dtype=dout.dtype)
+    for f in prange(F):
+        acc = 0.0
+        for n in range(N):
+            for k in range(P):
+                acc += dout[n, f, k]
+        db[f] = acc
+    return db
+
+
+def conv2d_forward_v3(x, w, b, stride, padding):
+    N = x.shape[0]
+    F, C, KH, KW = w.shape
+    OH, OW = _out_size(x.shape, w.shape, stride, padding)
+    w2 = w.reshape(F, C * KH * KW)
+    cols = np.empty((C * KH * KW, OH * OW), dtype=x.dtype)
+    out = np.empty((N, F, OH * OW), dtype=x.dtype)
+    for n in range(N):
+        im2col(x[n:n + 1], KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, cols)
+        np.matmul(w2, cols, out=out[n])          # (F, CKK) @ (CKK, P) -> (F, P)
+    if b is not None:
+        _add_bias(out, b)
+    return out.reshape(N, F, OH, OW), (x, w, b is not None, stride, padding)
+
+
+def conv2d_backward_v3(dout, cache):
+    x, w, has_bias, stride, padding = cache
+    N = x.shape[0]
+    F, C, KH, KW = w.shape
+    OH, OW = dout.shape[2], dout.shape[3]
+    sh, sw = stride
+    pt, pl = padding[0], padding[2]
+    d3 = dout.reshape(N, F, OH * OW)
+    w2 = w.reshape(F, C * KH * KW)
+    cols = np.empty((C * KH * KW, OH * OW), dtype=x.dtype)
+    dcols = np.empty_like(cols)
+    dw = np.zeros((F, C * KH * KW), dtype=x.dtype)
+    dx = np.zeros_like(x)
+    for n in range(N):
+        im2col(x[n:n + 1], KH, KW, sh, sw, pt, pl, OH, OW, cols)
+        dw += d3[n] @ cols.T                     # (F, P) @ (P, CKK)
+        np.matmul(w2.T, d3[n], out=dcols)        # (CKK, F) @ (F, P)
+        col2im(dcols, KH, KW, sh, sw, pt, pl, OH, OW, dx[n:n + 1])
+    db = _sum_db(d3) if has_bias else None
+    return dx, dw.reshape(w.shape), db
+
+
+# -- v4: im2col over the whole batch + one sgemm, reused workspaces -------------------------------
+_workspace: dict = {}
+
+
+def _buffer(slot, shape, dtype):
+    """A reusable scratch array of ``shape`` (never returned to the caller)."""
+    size = int(np.prod(shape))
+    key = (slot, np.dtype(dtype))
+    buf = _workspace.get(key)
+    if buf is None or buf.size < size:
+        buf = np.empty(size, dtype=dtype)
+        _workspace[key] = buf
+    return buf[:size].reshape(shape)
+
+
+def release_workspace():
+    """Free the scratch buffers (they are otherwise kept for the next call)."""
+    _workspace.clear()
+
+
+@njit(parallel=True, cache=True)
+def _fp_to_nfp_bias(y, b, out):
+    # y (F, N*P) -> out (N, F, P) with the bias added
+    N, F, P = out.shape
+    for t in prange(N * F):
+        n = t // F
+        f = t % F
+        bf = b[f]
+        for k in range(P):
+            out[n, f, k] = y[f, n * P + k] + bf
+
+
+@njit(parallel=True, cache=True)
+def _nfp_to_fp_db(dout, y, db):
+    # dout (N, F, P) -> y (F, N*P), and db[f] = the sum of row f
+    N, F, P = dout.shape
+    for f in prange(F):
+        acc = 0.0
+        for n in range(N):
+            for k in range(P):
+                v = dout[n, f, k]
+                y[f, n * P + k] = v
+                acc += v
+        db[f] = acc
+
+
+def conv2d_forward_v4(x, w, b, stride, padding):
+    N = x.shape[0]
+    F, C, KH, KW = w.shape
+    OH, OW = _out_size(x.shape, w.shape, stride, padding)
+    P = OH * OW
+    cols = _buffer("cols", (C * KH * KW, N * P), x.dtype)
+    im2col(x, KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, cols)
+    y = _buffer("y", (F, N * P), x.dtype)
+    np.matmul(w.reshape(F, C * KH * KW), cols, out=y)   # the one big GEMM
+    out = np.empty((N, F, P), dtype=x.dtype)
+    _fp_to_nfp_bias(y, _bias_or_zeros(b, w), out)
+    return out.reshape(N, F, OH, OW), (x, w, b is not None, stride, padding)
+
+
+def conv2d_backward_v4(dout, cache):
+    x, w, has_bias, stride, padding = cache
+    N = x.shape[0]
+    F, C, KH, KW = w.shape
+    OH, OW = dout.shape[2], dout.shape[3]
+    P = OH * OW
+    sh, sw = stride
+    pt, pl = padding[0], padding[2]
+    # step 1: dout to (F, N*P), db on the way
+    y = _buffer("y", (F, N * P), x.dtype)
+    db = np.empty(F, dtype=x.dtype)
+    _nfp_to_fp_db(dout.reshape(N, F, P), y, db)
+    # step 2: dw = dout^T @ cols^T (cols recomputed: cheaper than keeping it per layer)
+    cols = _buffer("cols", (C * KH * KW, N * P), x.dtype)
+    im2col(x, KH, KW, sh, sw, pt, pl, OH, OW, cols)
+    dw = y @ cols.T                                       # (F, N*P) @ (N*P, CKK)
+    # step 3: dcols = w^T @ dout^T into the same buffer, then col2im
+    np.matmul(w.reshape(F, C * KH * KW).T, y, out=cols)
+    dx = np.zeros_like(x)
+    col2im(cols, KH, KW, sh, sw, pt, pl, OH, OW, dx)
+    return dx, dw.reshape(w.shape), (db if has_bias else None)
+
+
+# -- dispatch -------------------------------------------------------------------------------------
+VERSIONS = {
+    1: {"conv2d_forward": conv2d_forward_v1, "conv2d_backward": conv2d_backward_v1},
+    2: {"conv2d_forward": conv2d_forward_v2, "conv2d_backward": conv2d_backward_v2},
+    3: {"conv2d_forward": conv2d_forward_v3, "conv2d_backward": conv2d_backward_v3},
+    4: {"conv2d_forward": conv2d_forward_v4, "conv2d_backward": conv2d_backward_v4},
+}
+DEFAULT = 4   # the fastest correct version
+
+
+def conv2d_forward(x, w, b, stride, padding):
+    return VERSIONS[active("cpu.conv2d", DEFAULT)]["conv2d_forward"](x, w, b, stride, padding)
+
+
+def conv2d_backward(dout, cache):
+    return VERSIONS[active("cpu.conv2d", DEFAULT)]["conv2d_backward"](dout, cache)

@@ -1,0 +1,55 @@
+"""batchnorm_forward / batchnorm_backward: validate once, then dispatch to the active device."""
+import numpy as np
+
+from tinydl import device as _device
+from tinydl.ops import _checks
+
+
+def _moving(a, name, C, dtype):
+    # the moving statistics are updated in place: they must already be right, no copies made
+    if not _device.is_device_array(a) and not isinstance(a, np.ndarray):
+        raise TypeError(f"batchnorm {name} must be an array (updated in place); received {type(a).__name__}")
+    _checks.shape_is(a, f"batchnorm {name}", (C,))
+    if np.dtype(a.dtype) != dtype:
+        raise TypeError(f"batchnorm {name} must have the input's dtype {dtype}; received {np.dtype(a.dtype)}")
+    if not _device.is_device_array(a) and not (a.flags.c_contiguous and a.flags.writeable):
+        raise ValueError(f"batchnorm {name} must be a writeable contiguous array (updated in place)")
+    return a
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.99, eps=1e-3, training=True):
+    """Normalize x (N, C, H, W) per channel over (N, H, W), or x (N, C) per feature over N.
+
+    training: batch mean and biased batch variance; running_mean / running_var updated in place,
+    moving = momentum * moving + (1 - momentum) * batch. Otherwise the moving statistics are used.
+    Returns out (like x) and the cache for batchnorm_backward."""
+    x = _checks.as_float(x, "batchnorm input x")
+    _checks.ndim(x, "batchnorm input x (N, C, H, W) or (N, C)", (2, 4))
+    N, C = x.shape[0], x.shape[1]
+    dtype = np.dtype(x.dtype)
+    gamma = _checks.as_float(gamma, "batchnorm gamma")
+    beta = _checks.as_float(beta, "batchnorm beta")
+    _checks.same_dtype(x, gamma=gamma, beta=beta)
+    _checks.shape_is(gamma, "batchnorm gamma", (C,))
+    _checks.shape_is(beta, "batchnorm beta", (C,))
+    running_mean = _moving(running_mean, "running_mean", C, dtype)
+    running_var = _moving(running_var, "running_var", C, dtype)
+    momentum = _checks.finite_float(momentum, "batchnorm momentum", 0.0, 1.0)
+    eps = _checks.finite_float(eps, "batchnorm eps", 0.0, None, low_open=True)
+    training = bool(training)
+    per_channel = int(np.prod(x.shape)) // max(C, 1)
+    if training and per_channel < 1:
+        raise ValueError(f"batchnorm in training needs at least one value per channel; received shape {tuple(x.shape)}")
+    out, cache = _device.backend("batchnorm").batchnorm_forward(
+        x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    return out, (cache, tuple(out.shape), dtype)
+
+
+def batchnorm_backward(dout, cache):
+    """dout (like x) -> dx (like x), dgamma (C,), dbeta (C,)."""
+    kernel_cache, out_shape, dtype = cache
+    dout = _checks.as_float(dout, "batchnorm_backward dout")
+    _checks.shape_is(dout, "batchnorm_backward dout", out_shape)
+    if np.dtype(dout.dtype) != dtype:
+        raise TypeError(f"batchnorm_backward dout must have dtype {dtype}; received {np.dtype(dout.dtype)}")
+    return _device.backend("batchnorm").batchnorm_backward(dout, kernel_cache)
