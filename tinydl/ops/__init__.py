@@ -5,3 +5,50 @@ TypeError naming what was expected and what was received), makes arrays contiguo
 calls the same-named function of the active device's kernel module (tinydl.device.backend).
 Each forward returns (out, cache); the matching backward takes (dout, cache).
 """
+from tinydl.ops.activations import (
+    gelu_backward, gelu_forward, leaky_relu_backward, leaky_relu_forward, relu_backward,
+    relu_forward, sigmoid_backward, sigmoid_forward, softmax_backward, softmax_forward,
+    tanh_backward, tanh_forward,
+)
+from tinydl.ops.batchnorm import batchnorm_backward, batchnorm_forward
+from tinydl.ops.conv2d import conv2d_backward, conv2d_forward
+from tinydl.ops.dense import dense_backward, dense_forward
+from tinydl.ops.dropout import dropout_backward, dropout_forward
+from tinydl.ops.elementwise import accumulate, add, scale_, sum_squares, sum_to
+from tinydl.ops.losses import (
+    binary_cross_entropy_backward, binary_cross_entropy_forward,
+    categorical_cross_entropy_backward, categorical_cross_entropy_forward, mse_backward,
+    mse_forward, sigmoid_binary_cross_entropy_backward, sigmoid_binary_cross_entropy_forward,
+    softmax_cross_entropy_backward, softmax_cross_entropy_forward,
+)
+from tinydl.ops.optim import adam_update, sgd_update
+from tinydl.ops.pool2d import (
+    avgpool2d_backward, avgpool2d_forward, global_avgpool2d_backward, global_avgpool2d_forward,
+    maxpool2d_backward, maxpool2d_forward,
+)
+
+__all__ = [
+    # elementwise
+    "add", "accumulate", "scale_", "sum_squares", "sum_to",
+    # dense
+    "dense_forward", "dense_backward",
+    # activations
+    "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
+    "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
+    "gelu_forward", "gelu_backward", "softmax_forward", "softmax_backward",
+    # dropout
+    "dropout_forward", "dropout_backward",
+    # losses
+    "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
+    "sigmoid_binary_cross_entropy_forward", "sigmoid_binary_cross_entropy_backward",
+    "binary_cross_entropy_forward", "binary_cross_entropy_backward",
+    "categorical_cross_entropy_forward", "categorical_cross_entropy_backward",
+    "mse_forward", "mse_backward",
+    # optim
+    "sgd_update", "adam_update",
+    # conv2d, pooling, batch norm
+    "conv2d_forward", "conv2d_backward",
+    "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
+    "global_avgpool2d_forward", "global_avgpool2d_backward",
+    "batchnorm_forward", "batchnorm_backward",
+]
