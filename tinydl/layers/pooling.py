@@ -1,0 +1,62 @@
+"""MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D over NCHW images."""
+from tinydl import ops
+from tinydl.layers.base import Layer
+from tinydl.layers.conv import _positive_pair, explicit_padding
+
+
+class _Pooling2D(Layer):
+    _forward = _backward = None   # the op pair, set by each subclass
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", input_shape=None, name=None):
+        super().__init__(input_shape=input_shape, name=name)
+        owner = type(self).__name__
+        self.pool_size = _positive_pair(pool_size, "pool_size", owner)
+        self.strides = self.pool_size if strides is None else _positive_pair(strides, "strides", owner)
+        if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+            raise ValueError(f"{owner}: padding must be 'valid' or 'same'. Received: padding={padding!r}")
+        self.padding = padding.lower()
+        self._cache = None
+
+    def call(self, x, training=False):
+        pad = explicit_padding(self.padding, tuple(x.shape[2:4]), self.pool_size, self.strides)
+        out, self._cache = type(self)._forward(x, self.pool_size, self.strides, pad)
+        return out
+
+    def backward(self, dout):
+        return type(self)._backward(dout, self._cache)
+
+    def compute_output_shape(self, input_shape):
+        C, H, W = input_shape
+        pt, pb, pl, pr = explicit_padding(self.padding, (H, W), self.pool_size, self.strides)
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        return (C, (H + pt + pb - ph) // sh + 1, (W + pl + pr - pw) // sw + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding}
+
+
+class MaxPooling2D(_Pooling2D):
+    """The maximum of each window ('same' pads with -inf). Ties: the first maximum gets the gradient."""
+    _forward = staticmethod(ops.maxpool2d_forward)
+    _backward = staticmethod(ops.maxpool2d_backward)
+
+
+class AveragePooling2D(_Pooling2D):
+    """The mean of each window; with 'same', padded positions are not counted (as in Keras)."""
+    _forward = staticmethod(ops.avgpool2d_forward)
+    _backward = staticmethod(ops.avgpool2d_backward)
+
+
+class GlobalAveragePooling2D(Layer):
+    """(N, C, H, W) -> (N, C): the mean of each channel."""
+
+    def call(self, x, training=False):
+        out, self._cache = ops.global_avgpool2d_forward(x)
+        return out
+
+    def backward(self, dout):
+        return ops.global_avgpool2d_backward(dout, self._cache)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
