@@ -5,6 +5,7 @@ TypeError naming what was expected and what was received), makes arrays contiguo
 calls the same-named function of the active device's kernel module (tinydl.device.backend).
 Each forward returns (out, cache); the matching backward takes (dout, cache).
 """
+from tinydl.ops.attention import attention_backward, attention_forward, causal_mask
 from tinydl.ops.activations import (
     gelu_backward, gelu_forward, leaky_relu_backward, leaky_relu_forward, relu_backward,
     relu_forward, sigmoid_backward, sigmoid_forward, softmax_backward, softmax_forward,
@@ -46,6 +47,8 @@ __all__ = [
     "mse_forward", "mse_backward",
     # optim
     "sgd_update", "adam_update",
+    # attention
+    "attention_forward", "attention_backward", "causal_mask",
     # conv2d, pooling, batch norm
     "conv2d_forward", "conv2d_backward",
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",

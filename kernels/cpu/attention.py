@@ -1,0 +1,320 @@
+"""Scaled dot-product attention on the CPU: the lesson plan.
+
+Shapes (after tinydl/ops/attention.py flattened the batch dims): q (B, L, E), k (B, S, E),
+v (B, S, Ev) -> out (B, L, Ev). mask is None or additive (Bm, Lm, Sm) with mask_index (B,).
+Numbers: forward + backward at B = 8*4 heads, L = S = 256, E = Ev = 64, float32, 2 threads,
+measured by benchmarks/bench_attention.py side by side with torch's scaled_dot_product_attention
+; peak memory of the forward at B = 1, L = S = 4096, E = 64.
+
+v1  textbook: scores = q k^T for the whole (B, L, S) with one BLAS GEMM per batch entry
+    (np.matmul), then a parallel Numba row kernel (scale, causal triangle, mask, a softmax that
+    gives 0 for fully masked rows, dropout from a splitmix64 hash of the weight's index), then
+    out = p v by BLAS. The backward keeps p (B, L, S) from the forward: four GEMMs and one row
+    kernel. Memory grows like B*L*S: at L = S = 4096 the forward's peak is 8 bytes per
+    score (the scores plus their dropped-out copy) plus the inputs.
+    Measured: TBD
+
+v2  fused rows, online softmax (flash attention's idea without BLAS): one prange over the B*L
+    query rows; each row walks the keys in blocks of 64, computes the block's scores, keeps a
+    running maximum m and sum l, rescales its output accumulator by exp(m_old - m_new) when the
+    maximum grows, and stores only out and the row's logsumexp. The full score matrix never
+    exists: memory grows like L*E. The backward recomputes each row's weights from the
+    logsumexp (prange over batch entries, each owning its dk, dv rows). Inner loops run along
+    contiguous memory (k and v are transposed once, O(S*E)) so LLVM vectorizes them without
+    fastmath, but every loop here is Numba scalar code competing with a tuned GEMM:
+    Measured: TBD
+
+v3  chunked BLAS (the default): v2's memory plan with v1's arithmetic. Per batch entry, query
+    rows go in chunks of 128: one GEMM for the chunk's scores (128, S), the row kernel (it also
+    writes the logsumexp), one GEMM for the chunk's output. Only out and the logsumexp are kept;
+    the backward recomputes each chunk's scores (one extra GEMM) and accumulates dk, dv over
+    the chunks. Memory grows like 128*S + L*E per call, i.e. linearly in L.
+    Measured: TBD
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from tinydl.kernels._versions import active
+from tinydl.kernels.cpu import _attention_rows as rows
+
+CHUNK = 2**20  # v3: scores per chunk (4 MiB in float32)
+BLOCK = 64    # v2: keys per online-softmax block
+
+
+def _mask_args(mask, mask_index, q):
+    # Numba wants arrays of fixed types: a (1, 1, 1) placeholder stands for "no mask"
+    if mask is None:
+        return np.zeros((1, 1, 1), dtype=q.dtype), np.zeros(1, dtype=np.int64), False
+    return mask, mask_index, True
+
+
+# ---- v1: textbook, the (B, L, S) scores materialized ------------------------------------------
+def attention_forward_v1(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed):
+    # q (B, L, E), k (B, S, E), v (B, S, Ev)
+    B, L, _ = q.shape
+    S = k.shape[1]
+    m, mi, has_mask = _mask_args(mask, mask_index, q)
+    # step 1: all scores at once, (B, L, S), by BLAS
+    p = np.matmul(q, k.transpose(0, 2, 1))
+    # step 2: scale, mask, softmax in place; the dropped-out weights in their own array
+    want_pd = dropout_p > 0.0
+    pd = np.empty_like(p) if want_pd else p
+    lse = np.empty(B * L, dtype=q.dtype)
+    rows.softmax_rows(p.reshape(B * L, S), L, 0, L, m, mi, has_mask, is_causal, scale,
+                      dropout_p, seed, lse, p.reshape(B * L, S), pd.reshape(B * L, S), want_pd)
+    # step 3: out = pd v (B, L, Ev)
+    out = np.matmul(pd, v)
+    return out, (1, (q, k, v, p, pd, dropout_p, seed, scale))
+
+
+def attention_backward_v1(dout, cache):
+    # dout (B, L, Ev) -> dq (B, L, E), dk (B, S, E), dv (B, S, Ev)
+    q, k, v, p, pd, dropout_p, seed, scale = cache[1]
+    B, L, S = p.shape
+    # step 1: through out = pd v
+    dv = np.matmul(pd.transpose(0, 2, 1), dout)
+    ds = np.matmul(dout, v.transpose(0, 2, 1))
+    # step 2: through dropout and softmax, in place: ds = p * (dp - sum_j p dp)
+    rows.softmax_backward_rows(p.reshape(B * L, S), ds.reshape(B * L, S), L, 0, L,
+                               dropout_p, seed, np.zeros(1, dtype=q.dtype), False)
+    # step 3: through scores = q k^T * scale
+    dq = np.matmul(ds, k)
+    dq *= scale
+    dk = np.matmul(ds.transpose(0, 2, 1), q)
+    dk *= scale
+    return dq, dk, dv
+
+
+# ---- v2: fused rows with an online softmax, no score matrix -----------------------------------
+@njit(cache=True, parallel=True)
+def _fused_forward(q, kT, v, mask, mask_index, has_mask, is_causal, scale, dropout_p, seed,
+                   out, lse):
+    # q (B, L, E), kT (B, E, S), v (B, S, Ev) -> out (B, L, Ev), lse (B, L)
+    B, L, E = q.shape
+    S = kT.shape[2]
+    Ev = v.shape[2]
+    Lm, Sm = mask.shape[1], mask.shape[2]
+    inv_keep = 1.0 / (1.0 - dropout_p) if dropout_p > 0.0 else 1.0
+    for r in prange(B * L):
+        b, i = r // L, r % L
+        mb = mask_index[b] if has_mask else 0
+        mi = i if Lm > 1 else 0
+        sblk = np.empty(BLOCK, dtype=q.dtype)
+        acc = np.zeros(Ev, dtype=q.dtype)
+        m = -np.inf   # running maximum of the row's scores
+        l = 0.0       # running sum of exp(score - m)
+        jend = min(S, i + 1) if is_causal else S
+        for j0 in range(0, jend, BLOCK):
+            n = min(BLOCK, jend - j0)
+            # step 1: the block's scores, vectorized along the keys
+            for j in range(n):
+                sblk[j] = 0.0
+            for e in range(E):
+                qe = q[b, i, e]
+                for j in range(n):
+                    sblk[j] += qe * kT[b, e, j0 + j]
+            bmax = -np.inf
+            for j in range(n):
+                x = sblk[j] * scale
+                if has_mask:
+                    x = x + mask[mb, mi, (j0 + j) if Sm > 1 else 0]
+                sblk[j] = x
+                if x > bmax:
+                    bmax = x
+            if bmax == -np.inf:
+                continue   # the whole block is masked
+            # step 2: a larger maximum rescales what was summed so far
+            m_new = max(m, bmax)
+            corr = math.exp(m - m_new)
+            l *= corr
+            for e in range(Ev):
+                acc[e] *= corr
+            # step 3: add the block's weights (dropout on the numerator only) times the values
+            base = (b * L + i) * S + j0
+            for j in range(n):
+                pj = math.exp(sblk[j] - m_new)
+                l += pj
+                w = pj
+                if dropout_p > 0.0:
+                    w = pj * rows.keep_scale(seed, base + j, dropout_p, inv_keep)
+                if w != 0.0:
+                    for e in range(Ev):
+                        acc[e] += w * v[b, j0 + j, e]
+            m = m_new
+        # step 4: normalize; a fully masked row gives 0 and lse = +inf
+        if l > 0.0:
+            inv = 1.0 / l
+            for e in range(Ev):
+                out[b, i, e] = acc[e] * inv
+            lse[b, i] = m + math.log(l)
+        else:
+            for e in range(Ev):
+                out[b, i, e] = 0.0
+            lse[b, i] = np.inf
+
+
+@njit(cache=True, parallel=True)
+def _fused_backward(q, k, kT, vT, dout, out, lse, mask, mask_index, has_mask, is_causal, scale,
+                    dropout_p, seed, dq, dk, dv):
+    # each thread owns whole batch entries b, so its dk[b], dv[b] need no locks
+    B, L, E = q.shape
+    S = k.shape[1]
+    Ev = vT.shape[1]
+    Lm, Sm = mask.shape[1], mask.shape[2]
+    inv_keep = 1.0 / (1.0 - dropout_p) if dropout_p > 0.0 else 1.0
+    for b in prange(B):
+        prow = np.empty(S, dtype=q.dtype)
+        dprow = np.empty(S, dtype=q.dtype)
+        mb = mask_index[b] if has_mask else 0
+        for i in range(L):
+            if lse[b, i] == np.inf:
+                continue   # fully masked row: zero gradients
+            mi = i if Lm > 1 else 0
+            jend = min(S, i + 1) if is_causal else S
+            # step 1: D = dout_i . out_i (= sum_j p dp)
+            d = 0.0
+            for e in range(Ev):
+                d += dout[b, i, e] * out[b, i, e]
+            # step 2: recompute the row's weights p_j = exp(score_j - lse_i)
+            for j in range(jend):
+                prow[j] = 0.0
+                dprow[j] = 0.0
+            for e in range(E):
+                qe = q[b, i, e]
+                for j in range(jend):
+                    prow[j] += qe * kT[b, e, j]
+            for e in range(Ev):
+                g = dout[b, i, e]
+                for j in range(jend):
+                    dprow[j] += g * vT[b, e, j]
+            base = (b * L + i) * S
+            for j in range(jend):
+                x = prow[j] * scale
+                if has_mask:
+                    x = x + mask[mb, mi, j if Sm > 1 else 0]
+                pj = math.exp(x - lse[b, i])
+                f = 1.0
+                if dropout_p > 0.0:
+                    f = rows.keep_scale(seed, base + j, dropout_p, inv_keep)
+                # step 3: dv_j += (p_j f) dout_i ; ds_j = p_j (f dp_j - D)
+                w = pj * f
+                if w != 0.0:
+                    for e in range(Ev):
+                        dv[b, j, e] += w * dout[b, i, e]
+                c = pj * (dprow[j] * f - d) * scale
+                if c != 0.0:
+                    # step 4: dk_j += c q_i ; dq_i += c k_j
+                    for e in range(E):
+                        dk[b, j, e] += c * q[b, i, e]
+                    for e in range(E):
+                        dq[b, i, e] += c * k[b, j, e]
+
+
+def attention_forward_v2(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed):
+    B, L, _ = q.shape
+    m, mi, has_mask = _mask_args(mask, mask_index, q)
+    kT = np.ascontiguousarray(k.transpose(0, 2, 1))   # (B, E, S): O(S*E), not O(L*S)
+    out = np.empty((B, L, v.shape[2]), dtype=q.dtype)
+    lse = np.empty((B, L), dtype=q.dtype)
+    _fused_forward(q, kT, v, m, mi, has_mask, is_causal, scale, dropout_p, seed, out, lse)
+    return out, (2, (q, k, v, out, lse, mask, mask_index, dropout_p, is_causal, scale, seed))
+
+
+def attention_backward_v2(dout, cache):
+    q, k, v, out, lse, mask, mask_index, dropout_p, is_causal, scale, seed = cache[1]
+    m, mi, has_mask = _mask_args(mask, mask_index, q)
+    kT = np.ascontiguousarray(k.transpose(0, 2, 1))
+    vT = np.ascontiguousarray(v.transpose(0, 2, 1))
+    dq, dk, dv = np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)
+    _fused_backward(q, k, kT, vT, dout, out, lse, m, mi, has_mask, is_causal, scale,
+                    dropout_p, seed, dq, dk, dv)
+    return dq, dk, dv
+
+
+# ---- v3: chunks of query rows, BLAS for the products, only the logsumexp kept ----------------
+def _chunk_rows(B, L, S):
+    # query rows per chunk: B * rows * S scores stay within the CHUNK budget
+    return max(1, min(L, CHUNK // (B * S)))
+
+
+def attention_forward_v3(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed):
+    B, L, _ = q.shape
+    S = k.shape[1]
+    m, mi, has_mask = _mask_args(mask, mask_index, q)
+    out = np.empty((B, L, v.shape[2]), dtype=q.dtype)
+    lse = np.empty((B, L), dtype=q.dtype)
+    want_pd = dropout_p > 0.0
+    R = _chunk_rows(B, L, S)
+    kT = k.transpose(0, 2, 1)
+    for i0 in range(0, L, R):
+        i1 = min(L, i0 + R)
+        Rc = i1 - i0
+        # step 1: the chunk's scores (B, Rc, S) by BLAS
+        s = np.matmul(q[:, i0:i1], kT)
+        # step 2: softmax in place (and its logsumexp), the dropped-out copy if any
+        pd = np.empty_like(s) if want_pd else s
+        lse_c = np.empty(B * Rc, dtype=q.dtype)
+        rows.softmax_rows(s.reshape(B * Rc, S), Rc, i0, L, m, mi, has_mask, is_causal, scale,
+                          dropout_p, seed, lse_c, s.reshape(B * Rc, S), pd.reshape(B * Rc, S),
+                          want_pd)
+        lse[:, i0:i1] = lse_c.reshape(B, Rc)
+        # step 3: the chunk's output by BLAS
+        out[:, i0:i1] = np.matmul(pd, v)
+    return out, (3, (q, k, v, out, lse, mask, mask_index, dropout_p, is_causal, scale, seed))
+
+
+def attention_backward_v3(dout, cache):
+    q, k, v, out, lse, mask, mask_index, dropout_p, is_causal, scale, seed = cache[1]
+    B, L, _ = q.shape
+    S = k.shape[1]
+    m, mi, has_mask = _mask_args(mask, mask_index, q)
+    dq = np.empty_like(q)
+    dk, dv = np.zeros_like(k), np.zeros_like(v)
+    want_pd = dropout_p > 0.0
+    R = _chunk_rows(B, L, S)
+    kT, vT = k.transpose(0, 2, 1), v.transpose(0, 2, 1)
+    for i0 in range(0, L, R):
+        i1 = min(L, i0 + R)
+        Rc = i1 - i0
+        # step 1: recompute the chunk's weights from the scores and the logsumexp
+        s = np.matmul(q[:, i0:i1], kT)
+        pd = np.empty_like(s) if want_pd else s
+        s2 = s.reshape(B * Rc, S)
+        rows.recompute_rows(s2, Rc, i0, L, m, mi, has_mask, is_causal, scale,
+                            np.ascontiguousarray(lse[:, i0:i1]).reshape(B * Rc), s2,
+                            dropout_p, seed, pd.reshape(B * Rc, S), want_pd)
+        # step 2: through out = pd v
+        dout_c = dout[:, i0:i1]
+        dv += np.matmul(pd.transpose(0, 2, 1), dout_c)
+        ds = np.matmul(dout_c, vT)
+        # step 3: through dropout and softmax (D = dout . out), in place
+        delta = rows.row_dots(np.ascontiguousarray(dout_c).reshape(B * Rc, -1),
+                              np.ascontiguousarray(out[:, i0:i1]).reshape(B * Rc, -1))
+        rows.softmax_backward_rows(s2, ds.reshape(B * Rc, S), Rc, i0, L, dropout_p, seed,
+                                   delta, True)
+        # step 4: through scores = q k^T * scale
+        dq[:, i0:i1] = np.matmul(ds, k)
+        dk += np.matmul(ds.transpose(0, 2, 1), q[:, i0:i1])
+    dq *= scale
+    dk *= scale
+    return dq, dk, dv
+
+
+VERSIONS = {
+    1: {"attention_forward": attention_forward_v1, "attention_backward": attention_backward_v1},
+    2: {"attention_forward": attention_forward_v2, "attention_backward": attention_backward_v2},
+    3: {"attention_forward": attention_forward_v3, "attention_backward": attention_backward_v3},
+}
+DEFAULT = 3   # the fastest correct version
+
+
+def attention_forward(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed):
+    fn = VERSIONS[active("cpu.attention", DEFAULT)]["attention_forward"]
+    return fn(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed)
+
+
+def attention_backward(dout, cache):
+    # the cache names the version that made it, so a version switch in between cannot mix them
+    return VERSIONS[cache[0]]["attention_backward"](dout, cache)
