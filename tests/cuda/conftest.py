@@ -10,4 +10,4 @@ import os
 import sys
 
 if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-    sys.setswitchinterval(5e-5)
+    sys.setswitchinterval(1e-4)
