@@ -2,7 +2,7 @@
 
 Each works on rows of a score matrix that a BLAS GEMM produced (v1: all of (B, L, S); v3: a chunk
 of query rows of one batch entry): scale, causal triangle, additive mask, a softmax that gives 0
-for a fully masked row, and dropout from the same splitmix64 hash as the reference
+for a fully masked row, and dropout from the same splitmix64 hash of (key = mix(seed), index) as the reference
 (kernels/reference/attention.py), so masks agree bit for bit across devices.
 """
 import math
@@ -21,24 +21,34 @@ _ONE = np.uint64(1)
 
 
 @njit(cache=True)
-def uniform(seed, index):
-    # splitmix64 of (seed, index) -> [0, 1); index of weight (b, i, j) is (b*L + i)*S + j
-    z = np.uint64(seed) + (np.uint64(index) + _ONE) * _GOLDEN
+def _mix(z):
     z = (z ^ (z >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
-    z = z ^ (z >> _S31)
+    return z ^ (z >> _S31)
+
+
+def seed_key(seed):
+    # key = mix(seed), computed once per call (the foundation's dropout does the same); kept a
+    # NumPy uint64 so Numba types it as uint64 (a Python int above 2**63 would overflow int64)
+    return np.uint64(_mix(np.uint64(seed)))
+
+
+@njit(cache=True)
+def uniform(key, index):
+    # u(i) = (mix(key + (i + 1) * GOLDEN) >> 11) * 2^-53; index of weight (b, i, j) is (b*L + i)*S + j
+    z = _mix(key + (np.uint64(index) + _ONE) * _GOLDEN)
     return np.float64(z >> _S11) * (1.0 / 9007199254740992.0)
 
 
 @njit(cache=True)
-def keep_scale(seed, index, dropout_p, inv_keep):
+def keep_scale(key, index, dropout_p, inv_keep):
     # the dropout factor of one weight: 1/(1-p) if kept, 0 if dropped
-    return inv_keep if uniform(seed, index) >= dropout_p else 0.0
+    return inv_keep if uniform(key, index) >= dropout_p else 0.0
 
 
 @njit(cache=True, parallel=True)
 def softmax_rows(s, Rc, i0, L, mask, mask_index, has_mask, is_causal, scale,
-                 dropout_p, seed, lse, p_out, pd_out, want_pd):
+                 dropout_p, key, lse, p_out, pd_out, want_pd):
     """s (B*Rc, S) raw scores q k^T of the query rows i0 .. i0+Rc-1 of every batch entry
     (row r is b = r // Rc, i = i0 + r % Rc; Rc = L, i0 = 0 for all rows). Writes
     p_out = softmax(s*scale + mask), lse (B*Rc,) = each row's logsumexp (+inf for a fully
@@ -80,14 +90,14 @@ def softmax_rows(s, Rc, i0, L, mask, mask_index, has_mask, is_causal, scale,
             p_out[r, j] = pj
             if want_pd:
                 if dropout_p > 0.0:
-                    pd_out[r, j] = pj * keep_scale(seed, base + j, dropout_p, inv_keep)
+                    pd_out[r, j] = pj * keep_scale(key, base + j, dropout_p, inv_keep)
                 else:
                     pd_out[r, j] = pj
 
 
 @njit(cache=True, parallel=True)
 def recompute_rows(s, Rc, i0, L, mask, mask_index, has_mask, is_causal, scale, lse,
-                   p_out, dropout_p, seed, pd_out, want_pd):
+                   p_out, dropout_p, key, pd_out, want_pd):
     """The backward's recompute, rows as in softmax_rows: p_out = exp(s*scale + mask - lse)
     (a fully masked row has lse = +inf and gets zeros) and, if want_pd, pd_out = p * dropout
     factor."""
@@ -108,11 +118,11 @@ def recompute_rows(s, Rc, i0, L, mask, mask_index, has_mask, is_causal, scale, l
             pj = math.exp(x - lse[r])
             p_out[r, j] = pj
             if want_pd:
-                pd_out[r, j] = pj * keep_scale(seed, base + j, dropout_p, inv_keep)
+                pd_out[r, j] = pj * keep_scale(key, base + j, dropout_p, inv_keep)
 
 
 @njit(cache=True, parallel=True)
-def softmax_backward_rows(p, dpd, Rc, i0, L, dropout_p, seed, delta, use_delta):
+def softmax_backward_rows(p, dpd, Rc, i0, L, dropout_p, key, delta, use_delta):
     """In place: dpd (R, S) = dLoss/d(dropped weights) becomes ds = dLoss/d(scores) (before the
     scale): dp = dpd * dropout factor; ds = p * (dp - D) with D = sum_j p dp (or ``delta`` (R,)
     = rowsum(dout * out), the same number, when use_delta). Rows as in softmax_rows."""
@@ -123,7 +133,7 @@ def softmax_backward_rows(p, dpd, Rc, i0, L, dropout_p, seed, delta, use_delta):
         base = (b * L + i) * S
         if dropout_p > 0.0:
             for j in range(S):
-                dpd[r, j] = dpd[r, j] * keep_scale(seed, base + j, dropout_p, inv_keep)
+                dpd[r, j] = dpd[r, j] * keep_scale(key, base + j, dropout_p, inv_keep)
         if use_delta:
             d = delta[r]
         else:

@@ -63,7 +63,7 @@ def attention_forward_v1(q, k, v, mask, mask_index, dropout_p, is_causal, scale,
     pd = np.empty_like(p) if want_pd else p
     lse = np.empty(B * L, dtype=q.dtype)
     rows.softmax_rows(p.reshape(B * L, S), L, 0, L, m, mi, has_mask, is_causal, scale,
-                      dropout_p, seed, lse, p.reshape(B * L, S), pd.reshape(B * L, S), want_pd)
+                      dropout_p, rows.seed_key(seed), lse, p.reshape(B * L, S), pd.reshape(B * L, S), want_pd)
     # step 3: out = pd v (B, L, Ev)
     out = np.matmul(pd, v)
     return out, (1, (q, k, v, p, pd, dropout_p, seed, scale))
@@ -78,7 +78,7 @@ def attention_backward_v1(dout, cache):
     ds = np.matmul(dout, v.transpose(0, 2, 1))
     # step 2: through dropout and softmax, in place: ds = p * (dp - sum_j p dp)
     rows.softmax_backward_rows(p.reshape(B * L, S), ds.reshape(B * L, S), L, 0, L,
-                               dropout_p, seed, np.zeros(1, dtype=q.dtype), False)
+                               dropout_p, rows.seed_key(seed), np.zeros(1, dtype=q.dtype), False)
     # step 3: through scores = q k^T * scale
     dq = np.matmul(ds, k)
     dq *= scale
@@ -89,7 +89,7 @@ def attention_backward_v1(dout, cache):
 
 # ---- v2: fused rows with an online softmax, no score matrix -----------------------------------
 @njit(cache=True, parallel=True)
-def _fused_forward(q, kT, v, mask, mask_index, has_mask, is_causal, scale, dropout_p, seed,
+def _fused_forward(q, kT, v, mask, mask_index, has_mask, is_causal, scale, dropout_p, key,
                    out, lse):
     # q (B, L, E), kT (B, E, S), v (B, S, Ev) -> out (B, L, Ev), lse (B, L)
     B, L, E = q.shape
@@ -138,7 +138,7 @@ def _fused_forward(q, kT, v, mask, mask_index, has_mask, is_causal, scale, dropo
                 l += pj
                 w = pj
                 if dropout_p > 0.0:
-                    w = pj * rows.keep_scale(seed, base + j, dropout_p, inv_keep)
+                    w = pj * rows.keep_scale(key, base + j, dropout_p, inv_keep)
                 if w != 0.0:
                     for e in range(Ev):
                         acc[e] += w * v[b, j0 + j, e]
@@ -157,7 +157,7 @@ def _fused_forward(q, kT, v, mask, mask_index, has_mask, is_causal, scale, dropo
 
 @njit(cache=True, parallel=True)
 def _fused_backward(q, k, kT, vT, dout, out, lse, mask, mask_index, has_mask, is_causal, scale,
-                    dropout_p, seed, dq, dk, dv):
+                    dropout_p, key, dq, dk, dv):
     # each thread owns whole batch entries b, so its dk[b], dv[b] need no locks
     B, L, E = q.shape
     S = k.shape[1]
@@ -197,7 +197,7 @@ def _fused_backward(q, k, kT, vT, dout, out, lse, mask, mask_index, has_mask, is
                 pj = math.exp(x - lse[b, i])
                 f = 1.0
                 if dropout_p > 0.0:
-                    f = rows.keep_scale(seed, base + j, dropout_p, inv_keep)
+                    f = rows.keep_scale(key, base + j, dropout_p, inv_keep)
                 # step 3: dv_j += (p_j f) dout_i ; ds_j = p_j (f dp_j - D)
                 w = pj * f
                 if w != 0.0:
@@ -218,7 +218,8 @@ def attention_forward_v2(q, k, v, mask, mask_index, dropout_p, is_causal, scale,
     kT = np.ascontiguousarray(k.transpose(0, 2, 1))   # (B, E, S): O(S*E), not O(L*S)
     out = np.empty((B, L, v.shape[2]), dtype=q.dtype)
     lse = np.empty((B, L), dtype=q.dtype)
-    _fused_forward(q, kT, v, m, mi, has_mask, is_causal, scale, dropout_p, seed, out, lse)
+    _fused_forward(q, kT, v, m, mi, has_mask, is_causal, scale, dropout_p, rows.seed_key(seed),
+                   out, lse)
     return out, (2, (q, k, v, out, lse, mask, mask_index, dropout_p, is_causal, scale, seed))
 
 
@@ -229,7 +230,7 @@ def attention_backward_v2(dout, cache):
     vT = np.ascontiguousarray(v.transpose(0, 2, 1))
     dq, dk, dv = np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)
     _fused_backward(q, k, kT, vT, dout, out, lse, m, mi, has_mask, is_causal, scale,
-                    dropout_p, seed, dq, dk, dv)
+                    dropout_p, rows.seed_key(seed), dq, dk, dv)
     return dq, dk, dv
 
 
@@ -257,7 +258,7 @@ def attention_forward_v3(q, k, v, mask, mask_index, dropout_p, is_causal, scale,
         pd = np.empty_like(s) if want_pd else s
         lse_c = np.empty(B * Rc, dtype=q.dtype)
         rows.softmax_rows(s.reshape(B * Rc, S), Rc, i0, L, m, mi, has_mask, is_causal, scale,
-                          dropout_p, seed, lse_c, s.reshape(B * Rc, S), pd.reshape(B * Rc, S),
+                          dropout_p, rows.seed_key(seed), lse_c, s.reshape(B * Rc, S), pd.reshape(B * Rc, S),
                           want_pd)
         lse[:, i0:i1] = lse_c.reshape(B, Rc)
         # step 3: the chunk's output by BLAS
@@ -284,7 +285,7 @@ def attention_backward_v3(dout, cache):
         s2 = s.reshape(B * Rc, S)
         rows.recompute_rows(s2, Rc, i0, L, m, mi, has_mask, is_causal, scale,
                             np.ascontiguousarray(lse[:, i0:i1]).reshape(B * Rc), s2,
-                            dropout_p, seed, pd.reshape(B * Rc, S), want_pd)
+                            dropout_p, rows.seed_key(seed), pd.reshape(B * Rc, S), want_pd)
         # step 2: through out = pd v
         dout_c = dout[:, i0:i1]
         dv += np.matmul(pd.transpose(0, 2, 1), dout_c)
@@ -292,7 +293,7 @@ def attention_backward_v3(dout, cache):
         # step 3: through dropout and softmax (D = dout . out), in place
         delta = rows.row_dots(np.ascontiguousarray(dout_c).reshape(B * Rc, -1),
                               np.ascontiguousarray(out[:, i0:i1]).reshape(B * Rc, -1))
-        rows.softmax_backward_rows(s2, ds.reshape(B * Rc, S), Rc, i0, L, dropout_p, seed,
+        rows.softmax_backward_rows(s2, ds.reshape(B * Rc, S), Rc, i0, L, dropout_p, rows.seed_key(seed),
                                    delta, True)
         # step 4: through scores = q k^T * scale
         dq[:, i0:i1] = np.matmul(ds, k)

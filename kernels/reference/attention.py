@@ -16,20 +16,26 @@ math backend does, instead of the 0/0 = NaN of a textbook softmax.
 """
 import numpy as np
 
-# splitmix64 constants: the dropout mask is a counter-based hash of (seed, flat index), so every
-# device draws the same mask for the same seed without sharing a random-number state.
+# splitmix64 constants: the dropout mask is a counter-based hash of (seed, flat index), the same
+# as the foundation's dropout (kernels/reference/dropout.py), so every device draws the same mask
+# for the same seed without sharing a random-number state:
+#     key = mix(seed);  u(i) = (mix(key + (i + 1) * GOLDEN) >> 11) * 2^-53
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
+def _mix(z):
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
 def dropout_uniform(seed, index):
     """Uniform numbers in [0, 1) from splitmix64 of (seed, index); index an integer array."""
     with np.errstate(over="ignore"):
-        z = np.uint64(seed) + (index.astype(np.uint64) + np.uint64(1)) * _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _MIX1
-        z = (z ^ (z >> np.uint64(27))) * _MIX2
-        z = z ^ (z >> np.uint64(31))
+        key = _mix(np.array([seed], dtype=np.uint64))[0]
+        z = _mix(key + (index.astype(np.uint64) + np.uint64(1)) * _GOLDEN)
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
 
 

@@ -6,6 +6,7 @@ calls the same-named function of the active device's kernel module (tinydl.devic
 Each forward returns (out, cache); the matching backward takes (dout, cache).
 """
 from tinydl.ops.attention import attention_backward, attention_forward, causal_mask
+from tinydl.ops.layernorm import layernorm_backward, layernorm_forward
 from tinydl.ops.activations import (
     gelu_backward, gelu_forward, leaky_relu_backward, leaky_relu_forward, relu_backward,
     relu_forward, sigmoid_backward, sigmoid_forward, softmax_backward, softmax_forward,
@@ -49,6 +50,8 @@ __all__ = [
     "sgd_update", "adam_update",
     # attention
     "attention_forward", "attention_backward", "causal_mask",
+    # layer norm
+    "layernorm_forward", "layernorm_backward",
     # conv2d, pooling, batch norm
     "conv2d_forward", "conv2d_backward",
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
