@@ -7,6 +7,11 @@ Each forward returns (out, cache); the matching backward takes (dout, cache).
 """
 from tinydl.ops.attention import attention_backward, attention_forward, causal_mask
 from tinydl.ops.layernorm import layernorm_backward, layernorm_forward
+from tinydl.ops.sequence import (
+    concat_token_backward, concat_token_forward, merge_heads_backward, merge_heads_forward,
+    patchify_backward, patchify_forward, pos_embed_backward, pos_embed_forward,
+    sequence_pool_backward, sequence_pool_forward, split_heads_backward, split_heads_forward,
+)
 from tinydl.ops.activations import (
     gelu_backward, gelu_forward, leaky_relu_backward, leaky_relu_forward, relu_backward,
     relu_forward, sigmoid_backward, sigmoid_forward, softmax_backward, softmax_forward,
@@ -52,6 +57,10 @@ __all__ = [
     "attention_forward", "attention_backward", "causal_mask",
     # layer norm
     "layernorm_forward", "layernorm_backward",
+    # sequence (transformer plumbing)
+    "patchify_forward", "patchify_backward", "concat_token_forward", "concat_token_backward",
+    "pos_embed_forward", "pos_embed_backward", "sequence_pool_forward", "sequence_pool_backward",
+    "split_heads_forward", "split_heads_backward", "merge_heads_forward", "merge_heads_backward",
     # conv2d, pooling, batch norm
     "conv2d_forward", "conv2d_backward",
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
