@@ -33,7 +33,7 @@ def data(n=10, features=4, classes=3):
 
 def test_wrong_feature_count(model, no_kernels):
     x, y = data(features=5)
-    with pytest.raises(ValueError, match=r"expected input of shape \(None, 4\); received \(10, 5\)"):
+    with pytest.raises(ValueError, match=r"expected input of shape \(None, 4\); received \(\d+, 5\)"):
         model.fit(x, y, verbose=0)
     with pytest.raises(ValueError, match="expected input of shape"):
         model.predict(x)

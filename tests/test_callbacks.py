@@ -94,7 +94,8 @@ def test_csv_logger_writes_one_row_per_epoch(setup, tmp_path):
 def test_history_loss_is_the_sample_weighted_mean_of_batch_losses(setup):
     model, x, y = setup
     model.compile(optimizer=optimizers.SGD(0.0), loss=td.losses.SparseCategoricalCrossentropy(from_logits=True))
-    h = model.fit(x[:10], y[:10], batch_size=4, epochs=1, verbose=0, shuffle=False)
+    x, y = x[:10], y[:10]
+    h = model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
     batches = [model.evaluate(x[i:i + 4], y[i:i + 4]) * len(x[i:i + 4]) for i in (0, 4, 8)]
     assert h.history["loss"][0] == pytest.approx(sum(batches) / 10, rel=1e-6)
 

@@ -61,5 +61,11 @@ def split_validation(x, y, fraction):
 
 
 def is_batch_iterable(x):
-    """True for a DataLoader or any iterable of (x, y) batches (not an array)."""
-    return not isinstance(x, np.ndarray) and hasattr(x, "__iter__") and not isinstance(x, (list, tuple))
+    """True for a DataLoader or any iterable of (x, y) batches; False for arrays and for
+    nested lists of numbers (array data)."""
+    if isinstance(x, np.ndarray) or not hasattr(x, "__iter__"):
+        return False
+    if isinstance(x, (list, tuple)):
+        first = x[0] if len(x) else None
+        return isinstance(first, (tuple, list)) and len(first) == 2 and np.ndim(first[0]) >= 1
+    return True

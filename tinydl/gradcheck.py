@@ -91,14 +91,18 @@ class _LayerCheck:
         single = not isinstance(inputs, (list, tuple))
         self.layer, self.training = layer, training
         self.xs = [_as64(x) for x in ([inputs] if single else inputs)]
+        self._check_float64()
         out = self._forward()
-        for p in layer.weights:
+        self._check_float64()
+        self.R = rng.standard_normal(np.shape(out))
+
+    def _check_float64(self):
+        for p in self.layer.weights:
             if p.dtype != np.float64:
                 raise ValueError(
                     f"gradcheck needs float64 weights; {p.name} is {p.dtype} "
                     "(build the layer by calling it on float64 input first)"
                 )
-        self.R = rng.standard_normal(np.shape(out))
 
     def _forward(self):
         return _device.to_numpy(self.layer(*self.xs, training=self.training))

@@ -280,7 +280,9 @@ class Sequential:
             raise ValueError(f"epochs must be an int > initial_epoch={initial_epoch}; received epochs={epochs!r}")
         history = _callbacks.History()
         extra = list(callbacks or [])
-        cbs = [history] + ([_callbacks.ProgbarLogger(verbose)] if verbose else []) + extra
+        # as in Keras: the user's callbacks first (they may add to the logs), then the
+        # progress bar and the History, which record what the logs hold by then
+        cbs = extra + ([_callbacks.ProgbarLogger(verbose)] if verbose else []) + [history]
         steps = len(train) if hasattr(train, "__len__") else None
         cbs = _callbacks.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
         stop_on_nan = any(isinstance(cb, _callbacks.TerminateOnNaN) for cb in extra)
