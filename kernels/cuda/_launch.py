@@ -9,6 +9,8 @@ These helpers keep that plumbing out of the lessons:
     blocks(n, tpb)      how many blocks of tpb threads cover n items
     per_dtype(make)     kernels whose shared or local arrays need the dtype at compile time are
                         built once per dtype by a factory: make(np.float32) / make(np.float64)
+    writeback(arrays)   in-place ops given NumPy arrays (a test, a user on the host): upload them,
+                        and copy the results back into the same NumPy arrays on the way out
     host_sum(partials)  the one copy back to the host: a small array of per-block partial sums,
                         added on the host in float64 (losses and sum_squares return python floats)
     quiet_overflow()    the splitmix64 hash multiplies uint64 numbers modulo 2^64 on purpose;
@@ -36,6 +38,17 @@ def on_device(a):
     if a is None or is_device_array(a):
         return a
     return cuda.to_device(np.ascontiguousarray(a))
+
+
+@contextmanager
+def writeback(*arrays):
+    """Device versions of ``arrays`` for an in-place kernel; NumPy arrays among them get the
+    kernel's results copied back into them when the block ends (device arrays need nothing)."""
+    on_dev = [on_device(a) for a in arrays]
+    yield on_dev
+    for a, d in zip(arrays, on_dev):
+        if a is not None and not is_device_array(a):
+            d.copy_to_host(a)
 
 
 def empty(shape, dtype):

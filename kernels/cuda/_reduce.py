@@ -11,8 +11,7 @@ float32 values round once, at the end. On a GPU the last five steps could be war
 (shfl_down_sync, no shared memory, no sync); Numba's CUDA simulator, where these kernels are
 tested, has no warp shuffles, so the tree stays in shared memory all the way down.
 """
-import math
-
+import numpy as np
 from numba import cuda, float64
 
 RTPB = 32    # threads of a per-row block: one warp (a power of two)
@@ -50,5 +49,36 @@ def block_max(buf, v):
     return best
 
 
-NEG_INF = -math.inf
-__all__ = ["RTPB", "block_sum", "block_max", "float64", "NEG_INF"]
+
+# ---- the sum of a float64 array, for losses: per-block partials, added on the host ----------
+STPB = 128   # threads per block of _partial_sums
+
+
+@cuda.jit
+def _partial_sums(terms, partials):
+    buf = cuda.shared.array(STPB, dtype=float64)
+    t = cuda.threadIdx.x
+    i = cuda.grid(1)
+    buf[t] = terms[i] if i < terms.size else 0.0
+    cuda.syncthreads()
+    half = STPB // 2
+    while half > 0:
+        if t < half:
+            buf[t] += buf[t + half]
+        cuda.syncthreads()
+        half //= 2
+    if t == 0:
+        partials[cuda.blockIdx.x] = buf[0]
+
+
+def total(terms):
+    """The sum of the float64 device array ``terms`` as a python float: one reduction kernel,
+    then the small array of per-block partial sums is the one copy to the host."""
+    from tinydl.kernels.cuda._launch import blocks, empty, host_sum
+    n = terms.size
+    if n == 0:
+        return 0.0
+    nb = blocks(n, STPB)
+    partials = empty((nb,), np.float64)
+    _partial_sums[nb, STPB](terms.reshape(n), partials)
+    return host_sum(partials)

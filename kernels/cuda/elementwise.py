@@ -15,7 +15,7 @@ consecutive addresses, so every warp's loads coalesce into a few wide transactio
 import numpy as np
 from numba import cuda, float64
 
-from tinydl.kernels.cuda._launch import TPB, blocks, empty, flat, host_sum, on_device
+from tinydl.kernels.cuda._launch import TPB, blocks, empty, flat, host_sum, on_device, writeback
 
 
 @cuda.jit
@@ -83,16 +83,17 @@ def add(a, b):
 
 
 def accumulate(dst, src):
-    # dst += src, in place (dst a device array)
-    src = on_device(src)
+    # dst += src, in place (a NumPy dst gets the result copied back)
     if dst.size:
-        _accumulate[blocks(dst.size), TPB](flat(dst), flat(src))
+        with writeback(dst) as (d,):
+            _accumulate[blocks(d.size), TPB](flat(d), flat(on_device(src)))
 
 
 def scale_(a, s):
     # a *= s, in place
     if a.size:
-        _scale[blocks(a.size), TPB](flat(a), a.dtype.type(s))
+        with writeback(a) as (d,):
+            _scale[blocks(d.size), TPB](flat(d), d.dtype.type(s))
 
 
 def sum_squares(a):
