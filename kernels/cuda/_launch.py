@@ -16,6 +16,10 @@ These helpers keep that plumbing out of the lessons:
     quiet_overflow()    the splitmix64 hash multiplies uint64 numbers modulo 2^64 on purpose;
                         Numba's simulator runs kernels as Python on NumPy scalars, which warn about
                         that wrap-around: silenced here, a no-op on a real GPU
+
+A note for kernel writers: accumulate sums as ``acc = 0.0; acc += float64(x[i])``. On a GPU,
+Numba would type ``acc`` float64 anyway, but the simulator runs the kernel as Python on NumPy
+scalars, where 0.0 + float32 stays float32: the explicit cast makes both agree.
 """
 import math
 import os

@@ -205,7 +205,7 @@ def _softmax_bwd_v1(y, dout, n, inner, dx):
         base = (r // inner) * n * inner + r % inner
         dot = 0.0
         for j in range(n):
-            dot += dout[base + j * inner] * y[base + j * inner]
+            dot += float64(dout[base + j * inner]) * y[base + j * inner]
         for j in range(n):
             dx[base + j * inner] = y[base + j * inner] * (dout[base + j * inner] - dot)
 
@@ -258,7 +258,7 @@ def _softmax_bwd_v2(y, dout, n, inner, dx):
     base = (r // inner) * n * inner + r % inner
     dot = 0.0
     for j in range(t, n, RTPB):
-        dot += dout[base + j * inner] * y[base + j * inner]
+        dot += float64(dout[base + j * inner]) * y[base + j * inner]
     dot = block_sum(buf, dot)
     for j in range(t, n, RTPB):
         dx[base + j * inner] = y[base + j * inner] * (dout[base + j * inner] - dot)

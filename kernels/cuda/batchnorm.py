@@ -46,7 +46,7 @@ def _fwd_v1(x, gamma, beta, rmean, rvar, momentum, eps, training, mean_out, inv_
             acc = 0.0
             for n in range(N):                       # sweep 1: the mean
                 for k in range(P):
-                    acc += x[n, c, k]
+                    acc += float64(x[n, c, k])
             mean = acc / (N * P)
             acc = 0.0
             for n in range(N):                       # sweep 2: the biased variance
@@ -77,7 +77,7 @@ def _bwd_v1(x, dout, gamma, mean_in, inv_in, training, dx, dgamma, dbeta):
         sg = 0.0
         for n in range(N):                           # sweep 1: dbeta and dgamma together
             for k in range(P):
-                sb += dout[n, c, k]
+                sb += float64(dout[n, c, k])
                 sg += dout[n, c, k] * ((x[n, c, k] - mean) * inv)
         dbeta[c] = sb
         dgamma[c] = sg
@@ -103,7 +103,7 @@ def _fwd_v2(x, gamma, beta, rmean, rvar, momentum, eps, training, mean_out, inv_
     if training:
         acc = 0.0
         for e in range(t, m, RTPB):                  # element e of the channel: (n, k) = divmod(e, P)
-            acc += x[e // P, c, e % P]
+            acc += float64(x[e // P, c, e % P])
         mean = block_sum(buf, acc) / m
         acc = 0.0
         for e in range(t, m, RTPB):
@@ -137,7 +137,7 @@ def _bwd_v2(x, dout, gamma, mean_in, inv_in, training, dx, dgamma, dbeta):
     sg = 0.0
     for e in range(t, m, RTPB):
         n, k = e // P, e % P
-        sb += dout[n, c, k]
+        sb += float64(dout[n, c, k])
         sg += dout[n, c, k] * ((x[n, c, k] - mean) * inv)
     sb = block_sum(buf, sb)
     sg = block_sum(buf, sg)

@@ -24,7 +24,7 @@ v3  GEMM v3 (64x64 block tiles, 4x4 outputs per thread in registers). Not measur
 
 DEFAULT = 3. The GEMM ladder itself is told in kernels/cuda/_gemm.py.
 """
-from numba import cuda
+from numba import cuda, float64
 
 from tinydl.kernels._versions import active
 from tinydl.kernels.cuda._gemm import gemm
@@ -60,7 +60,7 @@ def _col2im(dcols, KH, KW, sh, sw, pt, pl, OH, OW, dx):
         n, r = k // (C * H * W), k % (C * H * W)
         c, hw = r // (H * W), r % (H * W)
         h, w = hw // W, hw % W
-        acc = dcols[0, 0] * 0
+        acc = 0.0
         for p in range(KH):
             hi = h + pt - p                          # = i * sh for the window row i that reads h
             if hi >= 0 and hi % sh == 0 and hi // sh < OH:
@@ -69,7 +69,7 @@ def _col2im(dcols, KH, KW, sh, sw, pt, pl, OH, OW, dx):
                     wj = w + pl - q
                     if wj >= 0 and wj % sw == 0 and wj // sw < OW:
                         j = wj // sw
-                        acc += dcols[(n * OH + i) * OW + j, (c * KH + p) * KW + q]
+                        acc += float64(dcols[(n * OH + i) * OW + j, (c * KH + p) * KW + q])
         dx[n, c, h, w] = acc
 
 

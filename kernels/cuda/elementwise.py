@@ -69,7 +69,7 @@ def _colsum(x, out):
     if k < k_cols:
         acc = 0.0
         for m in range(m_rows):
-            acc += x[m, k]
+            acc += float64(x[m, k])
         out[k] = acc
 
 

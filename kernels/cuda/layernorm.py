@@ -34,7 +34,7 @@ def _fwd_v1(x, gamma, beta, eps, mean_out, rstd_out, out):
     if r < R:
         acc = 0.0
         for e in range(E):
-            acc += x[r, e]
+            acc += float64(x[r, e])
         mean = acc / E
         acc = 0.0
         for e in range(E):
@@ -75,7 +75,7 @@ def _fwd_v2(x, gamma, beta, eps, mean_out, rstd_out, out):
     E = x.shape[1]
     acc = 0.0
     for e in range(t, E, RTPB):
-        acc += x[r, e]
+        acc += float64(x[r, e])
     mean = block_sum(buf, acc) / E
     acc = 0.0
     for e in range(t, E, RTPB):
@@ -118,7 +118,7 @@ def _param_grads(x, dout, mean_in, rstd_in, dgamma, dbeta):
         sg = 0.0
         sb = 0.0
         for r in range(R):
-            sb += dout[r, e]
+            sb += float64(dout[r, e])
             sg += dout[r, e] * ((x[r, e] - mean_in[r]) * rstd_in[r])
         dgamma[e] = sg
         dbeta[e] = sb

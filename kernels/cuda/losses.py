@@ -114,7 +114,7 @@ def _sce_backward(probs, labels, targets, soft, scale, d):
         if soft:
             ysum = 0.0
             for jj in range(c):
-                ysum += targets[i, jj]
+                ysum += float64(targets[i, jj])
             d[i, j] = (probs[i, j] * ysum - targets[i, j]) * scale
         else:
             y = 1.0 if labels[i] == j else 0.0
@@ -275,7 +275,7 @@ def _cce_backward(q, s, labels, targets, soft, lo, hi, scale, d):
             y = targets[i, j] if soft else (1.0 if labels[i] == j else 0.0)
             g = -y / q[i, j] if q[i, j] >= lo and q[i, j] <= hi else 0.0
             d[i, j] = g                               # gq, kept in d for the second walk
-            dot += g * q[i, j]
+            dot += float64(g) * q[i, j]
         for j in range(c):
             d[i, j] = (d[i, j] - dot) / s[i] * scale
 

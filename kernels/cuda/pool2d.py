@@ -16,7 +16,7 @@ kernel that reads each element once and writes each result once is already the w
 import math
 
 import numpy as np
-from numba import cuda
+from numba import cuda, float64
 
 from tinydl.kernels.cuda._launch import TPB, blocks, empty, flat, on_device
 
@@ -67,7 +67,7 @@ def _max_bwd(dout, arg, PH, PW, sh, sw, pt, pl, dx):
         for i in range(i_lo, i_hi + 1):
             for j in range(j_lo, j_hi + 1):
                 if arg[n, c, i, j] == (h - i * sh + pt) * PW + (w - j * sw + pl):
-                    acc += dout[n, c, i, j]
+                    acc += float64(dout[n, c, i, j])
         dx[n, c, h, w] = acc
 
 
@@ -95,7 +95,7 @@ def _avg_fwd(x, PH, PW, sh, sw, pt, pl, out):
             for q in range(PW):
                 w = j * sw - pl + q
                 if 0 <= h < H and 0 <= w < W:
-                    acc += x[n, c, h, w]
+                    acc += float64(x[n, c, h, w])
         out[n, c, i, j] = acc / _count(i, j, PH, PW, sh, sw, pt, pl, H, W)
 
 
@@ -115,7 +115,7 @@ def _avg_bwd(dout, PH, PW, sh, sw, pt, pl, dx):
         j_hi = min(OW - 1, (w + pl) // sw)
         for i in range(i_lo, i_hi + 1):
             for j in range(j_lo, j_hi + 1):
-                acc += dout[n, c, i, j] / _count(i, j, PH, PW, sh, sw, pt, pl, H, W)
+                acc += float64(dout[n, c, i, j]) / _count(i, j, PH, PW, sh, sw, pt, pl, H, W)
         dx[n, c, h, w] = acc
 
 
@@ -170,7 +170,7 @@ def _gap_fwd(x, out):
     if r < x.shape[0]:
         acc = 0.0
         for s in range(x.shape[1]):
-            acc += x[r, s]
+            acc += float64(x[r, s])
         out[r] = acc / x.shape[1]
 
 
