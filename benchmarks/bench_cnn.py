@@ -1,0 +1,163 @@
+"""One training step of the reference CNN, tinydl against PyTorch on the CPU, in one run.
+
+    python benchmarks/bench_cnn.py [--batch 128] [--repeat 5] [--no-cold]
+
+Network: (3, 32, 32) -> four [Conv2D(c, 3, same), BatchNormalization, ReLU, MaxPooling2D(2)]
+blocks, c = 64, 128, 256, 512 -> Flatten -> Dense(1024, relu) -> Dropout(0.5) -> Dense(512, relu)
+-> Dropout(0.5) -> Dense(10); Adam(1e-3, weight_decay=1e-4); softmax cross-entropy from logits.
+A step is forward, loss, backward and the Adam update, float32, on the same number of threads.
+
+  step time   best of --repeat steps after two warm-up steps, the two frameworks taken
+              round-robin in this process so load from other processes falls on both alike;
+              throughput ratio = torch step time / tinydl step time (1.0 = as fast as PyTorch)
+  peak memory ru_maxrss of a child process per framework that builds the model, makes the batch
+              and runs three steps (tracemalloc does not see Numba's or BLAS's allocations)
+  compile     the first step of a child with an empty Numba cache (NUMBA_CACHE_DIR in a fresh
+              temporary folder): what a user waits once; then the first step with a warm cache
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+CHANNELS = (64, 128, 256, 512)
+
+
+def make_batch(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, n).astype(np.int64)
+
+
+def tinydl_step(x, y):
+    import tinydl as td
+    from tinydl import layers
+
+    td.set_seed(0)
+    model = td.Sequential([layers.Input((3, 32, 32))])
+    for c in CHANNELS:
+        for layer in (layers.Conv2D(c, 3, padding="same"), layers.BatchNormalization(), layers.ReLU(),
+                      layers.MaxPooling2D(2)):
+            model.add(layer)
+    for layer in (layers.Flatten(), layers.Dense(1024, activation="relu"), layers.Dropout(0.5),
+                  layers.Dense(512, activation="relu"), layers.Dropout(0.5), layers.Dense(10)):
+        model.add(layer)
+    model.compile(optimizer=td.optimizers.Adam(1e-3, weight_decay=1e-4),
+                  loss=td.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return lambda: model.train_on_batch(x, y)
+
+
+def torch_step(x, y):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    mods, c_in = [], 3
+    for c in CHANNELS:
+        # Keras's BN defaults: momentum 0.99 (PyTorch's 0.01), epsilon 1e-3
+        mods += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c, eps=1e-3, momentum=0.01), nn.ReLU(),
+                 nn.MaxPool2d(2)]
+        c_in = c
+    mods += [nn.Flatten(), nn.Linear(512 * 2 * 2, 1024), nn.ReLU(), nn.Dropout(0.5), nn.Linear(1024, 512),
+             nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, 10)]
+    net = nn.Sequential(*mods).train()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7, weight_decay=1e-4)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(net(xt), yt)
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+    return step
+
+
+def set_threads():
+    import numba
+    n = numba.get_num_threads()
+    try:
+        import torch
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
+    return n
+
+
+def child(framework, batch):
+    """Run in a subprocess: build, first step (timed), two more; print JSON with peak RSS."""
+    set_threads()
+    x, y = make_batch(batch)
+    t = time.perf_counter()
+    step = (tinydl_step if framework == "tinydl" else torch_step)(x, y)
+    build = time.perf_counter() - t
+    t = time.perf_counter()
+    step()
+    first = time.perf_counter() - t
+    step()
+    step()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB -> MiB on Linux
+    print(json.dumps({"build_s": build, "first_step_s": first, "peak_rss_mib": peak}))
+
+
+def run_child(framework, batch, env=None):
+    out = subprocess.run([sys.executable, __file__, "--child", framework, "--batch", str(batch)],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--no-cold", action="store_true", help="skip the empty-cache compile measurement")
+    p.add_argument("--child", choices=["tinydl", "torch"], help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        return child(args.child, args.batch)
+
+    threads = set_threads()
+    print(f"reference CNN, batch {args.batch}, float32, {threads} threads, load {os.getloadavg()[0]:.1f}, "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
+    if not args.no_cold:
+        with tempfile.TemporaryDirectory() as cache:
+            cold = run_child("tinydl", args.batch, {**os.environ, "NUMBA_CACHE_DIR": cache})
+        print(f"tinydl first step, empty Numba cache (compiling): {cold['first_step_s']:.1f} s")
+    warm = run_child("tinydl", args.batch)
+    print(f"tinydl first step, warm Numba cache:              {warm['first_step_s']:.1f} s")
+    mem = {"tinydl": warm["peak_rss_mib"]}
+    try:
+        mem["torch"] = run_child("torch", args.batch)["peak_rss_mib"]
+    except (subprocess.CalledProcessError, ImportError):
+        pass
+
+    x, y = make_batch(args.batch)
+    steps = {"tinydl": tinydl_step(x, y)}
+    try:
+        steps["torch"] = torch_step(x, y)
+    except ImportError:
+        print("PyTorch is not installed: tinydl alone")
+    for fn in steps.values():          # warm-up: compile / load kernels, allocate
+        fn()
+        fn()
+    best = {name: float("inf") for name in steps}
+    for _ in range(args.repeat):
+        for name, fn in steps.items():
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    print(f"{'framework':<10}{'step ms':>10}{'images/s':>10}{'peak RSS MiB':>14}")
+    for name in steps:
+        print(f"{name:<10}{best[name] * 1e3:>10.0f}{args.batch / best[name]:>10.0f}{mem.get(name, float('nan')):>14.0f}")
+    if "torch" in best:
+        print(f"throughput ratio tinydl/torch: {best['torch'] / best['tinydl']:.2f}x "
+              f"(tinydl step time / torch step time {best['tinydl'] / best['torch']:.2f})")
+
+
+if __name__ == "__main__":
+    main()
