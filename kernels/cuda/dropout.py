@@ -31,22 +31,36 @@ def _mix(z):
     return z ^ (z >> _S31)
 
 
+@cuda.jit(device=True, inline=True)
+def unit(key, index):
+    """u = (mix(key + (index + 1) * GOLDEN) >> 11) * 2^-53 in [0, 1), key = mix(seed).
+    Attention's dropout (kernels/cuda/attention.py) draws from the same function."""
+    z = _mix(key + uint64(index + 1) * _GOLDEN)
+    return float64(z >> _S11) * _TO_UNIT
+
+
+def seed_key(seed):
+    """key = mix(seed), once per call on the host, as a uint64 (Numba types it so)."""
+    z = np.uint64(seed)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> _S30)) * _M1
+        z = (z ^ (z >> _S27)) * _M2
+        return z ^ (z >> _S31)
+
+
 @cuda.jit
-def _dropout(x, seed, rate, scale, out):
-    # out[i] = x[i] * scale if u(seed, i) >= rate else 0   (x, out flat)
+def _dropout(x, key, rate, scale, out):
+    # out[i] = x[i] * scale if u(key, i) >= rate else 0   (x, out flat)
     i = cuda.grid(1)
     if i < x.size:
-        key = _mix(seed)
-        z = _mix(key + uint64(i + 1) * _GOLDEN)
-        u = float64(z >> _S11) * _TO_UNIT
-        out[i] = x[i] * scale if u >= rate else 0
+        out[i] = x[i] * scale if unit(key, i) >= rate else 0
 
 
 def _apply(x, seed, rate, scale):
     out = empty(x.shape, x.dtype)
     if x.size:
         with quiet_overflow():
-            _dropout[blocks(x.size), TPB](flat(x), np.uint64(seed), float(rate), scale, flat(out))
+            _dropout[blocks(x.size), TPB](flat(x), seed_key(seed), float(rate), scale, flat(out))
     return out
 
 

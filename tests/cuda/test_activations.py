@@ -81,7 +81,7 @@ def test_sum_squares_hand_worked():
 
 def test_versions_table_matches_docstring():
     import re
-    for family in ["activations", "dense", "losses", "conv2d", "batchnorm", "layernorm"]:
+    for family in ["activations", "dense", "losses", "conv2d", "batchnorm", "layernorm", "attention"]:
         module = cu(family)
         listed = {int(v) for v in re.findall(r"^v(\d+) ", module.__doc__, flags=re.M)}
         assert listed == set(module.VERSIONS), family
