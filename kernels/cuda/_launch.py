@@ -32,6 +32,13 @@ from numba import cuda
 TPB = 128          # threads per block of the 1-D (elementwise and per-row) kernels
 SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
+if SIMULATOR:
+    # A real device array's .shape is a plain tuple, so layer code may write x.shape[-1]; the
+    # simulator's host-side arrays return a tuple that refuses negative indices (it mimics
+    # in-kernel shapes, which the simulator serves separately). Give them the real behaviour.
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray as _Fake
+    _Fake.shape = property(lambda self: tuple(self._ary.shape))
+
 
 def is_device_array(a) -> bool:
     return hasattr(a, "copy_to_host")
