@@ -62,6 +62,7 @@ def test_chunked_and_blocked_paths(version, rng, monkeypatch):
     monkeypatch.setattr(cpu_attention, "CHUNK", 3 * 2 * 41)
     q, k, v, dout = _inputs(rng, (2,), 37, 150, 6, 5, np.float64)
     mask = rng.random((2, 37, 150)) > 0.2
+    mask[1, 5] = False                     # a fully masked row inside a chunk
     for kw in ({}, {"is_causal": True}, {"attn_mask": mask, "dropout_p": 0.25, "seed": 9}):
         want = _run("reference", None, q, k, v, dout, **kw)
         for a, b in zip(_run("cpu", version, q, k, v, dout, **kw), want):
