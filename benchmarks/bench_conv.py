@@ -1,9 +1,12 @@
 """Per-op table: conv2d (every CPU version), batch norm and max-pool at the reference CNN's shapes,
 forward and backward, side by side with PyTorch CPU in the same run (same thread count).
 
-    python benchmarks/bench_conv.py [--batch 128] [--repeat 5] [--slow-batch 4] [--skip-slow]
+    python benchmarks/bench_conv.py [--batch 128] [--repeat 5] [--slow-batch 4] [--skip-slow] [--clock cpu]
 
 Times are the best of --repeat runs (the minimum is the least disturbed by other processes).
+--clock cpu measures process CPU time instead of wall time: on a shared, loaded machine run it with
+one thread (NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1) for a per-core cost that other processes
+barely disturb; with several threads it also counts threads spinning while they wait.
 The slow loop versions (conv v1, v2, v3) run at --slow-batch images and are scaled to --batch
 (their cost is linear in the batch); those rows say so. GFLOP/s counts 2*N*F*C*KH*KW*OH*OW per
 pass (a forward's multiply-adds; the backward does twice that). OpenBLAS reads
@@ -24,13 +27,17 @@ from tinydl import ops
 BLOCKS = [(3, 64, 32), (64, 128, 16), (128, 256, 8), (256, 512, 4)]   # (C_in, C_out, H)
 
 
+CLOCK = {"clock": time.perf_counter}
+
+
 def best(fn, repeat):
+    clock = CLOCK["clock"]
     fn()
     times = []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return min(times)
 
 
@@ -62,7 +69,10 @@ def main():
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--slow-batch", type=int, default=4)
     p.add_argument("--skip-slow", action="store_true", help="skip conv v1, v2 and v3")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     args = p.parse_args()
+    if args.clock == "cpu":
+        CLOCK["clock"] = time.process_time
     try:
         import torch
     except ImportError:
@@ -74,7 +84,8 @@ def main():
     N = args.batch
     peak = sgemm_rate()
     print(f"threads {threads}; numpy sgemm 4096^2: {peak:.0f} GFLOP/s; batch {N}; best of {args.repeat}; "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}; load {os.getloadavg()[0]:.1f}")
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}; load {os.getloadavg()[0]:.1f}; "
+          f"{args.clock} clock")
     head = (f"{'op':<10}{'shape (C,H,W)->F':<20}{'ver':<6}{'fwd ms':>9}{'bwd ms':>9}{'GFLOP/s':>9}"
             f"{'%sgemm':>8}{'torch fwd':>11}{'torch bwd':>11}{'time ratio':>11}")
     print(head + "\n" + "-" * len(head))

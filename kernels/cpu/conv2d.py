@@ -1,35 +1,59 @@
 """2-D convolution on the CPU: the ladder from a loop nest to BLAS.
 
-Numbers: the reference CNN's conv layers at batch 128 (float32, 3x3, "same"), forward + backward,
-on the project's 2-core machine (AMD EPYC, AVX-512; numpy sgemm measured at ~460 GFLOP/s at
-4096^2 with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset). See docs/kernels.md for the full table.
+Numbers: the reference CNN's four conv layers at batch 128 (float32, 3x3, "same"; 45 GFLOP for
+forward + backward of all four), summed, from benchmarks/bench_conv.py. The machine is a shared
+2-core AMD EPYC (AVX-512) that other jobs kept at load 10-40, so the robust numbers are per-core
+CPU time with one thread (--clock cpu, NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1; numpy sgemm
+238 GFLOP/s on one core); docs/kernels.md also has the 2-thread wall-clock table. PyTorch 2.13
+(oneDNN) on one core: 245 ms, 183 GFLOP/s.
 
 v1  direct loop nest, one thread. Seven nested loops, exactly the formula; the innermost loop
     runs over the filter taps (c, p, q), so every output is one dot product read with long
-    strides. MEASURED_V1
+    strides. 14.6 s (3 GFLOP/s, 60x PyTorch).
 
 v2  direct loops, parallel and reordered. prange over (image, filter) pairs; inside, the loop over
     the output row's pixels j is innermost, so for stride 1 it streams through contiguous memory
-    and vectorizes, and each weight is loaded once per output plane. The backward splits into
-    three parallel nests (dw over filters, dx over (image, channel) planes, db). MEASURED_V2
+    and each weight is loaded once per output plane; the backward is three parallel nests (db,
+    dw per filter, dx per input plane). 13.7 s on one core: barely better, because the rows are
+    only 4..32 pixels long, too short for the vectorized inner loop to pay.
 
 v3  im2col + BLAS, one image at a time. Each image's windows are unrolled into a matrix
     cols (C*KH*KW, OH*OW) (kernels/cpu/_im2col.py, parallel over rows), and the convolution is
     one sgemm w (F, C*KH*KW) @ cols per image through NumPy (BLAS threads, outside any prange).
-    Backward: dw += dout_n @ cols^T, dcols = w^T @ dout_n, col2im. At the deep layers OH*OW is
-    only 16..64, so each GEMM is thin and BLAS runs well below its peak. MEASURED_V3
+    Backward: dw += dout_n @ cols^T, dcols = w^T @ dout_n, col2im. 394 ms on one core (114
+    GFLOP/s, 35x v1). With two threads it collapses (seconds per layer): 128 hand-offs per layer
+    between Numba's OpenMP pool and OpenBLAS's threads, which spin-wait on the same two cores.
 
 v4  im2col + ONE sgemm for the whole batch, workspaces reused. cols spans the batch,
     (C*KH*KW, N*OH*OW), so every layer becomes one fat GEMM; the (F, N*P) result is transposed
     to (N, F, P) in a parallel pass that also adds the bias. The backward transposes dout once
-    (summing db on the way), computes dw = dout^T cols^T, then overwrites the same workspace with
-    dcols = w^T dout^T before col2im: one buffer serves both. Buffers live in a module-level
-    workspace grown on demand; every returned array is still fresh. MEASURED_V4
+    (summing db on the way), computes dw with the longer output side as the GEMM's rows
+    (OpenBLAS measured 150 vs 8 GFLOP/s for the two orientations at conv2), then overwrites the
+    same workspace with dcols = w^T dout^T before col2im: one buffer serves both. Buffers live in
+    a module-level workspace grown on demand; every returned array is still fresh. 359 ms on one
+    core (125 GFLOP/s, 52% of sgemm; 1.47x PyTorch's time); the default: the fewest hand-offs
+    between thread pools, which is what matters with two threads on a busy machine.
+
+v5  v4 in chunks of images. The batch is cut into chunks of about CHUNK_COLUMNS output pixels, and
+    each chunk runs im2col -> GEMM -> transpose (backward: transpose -> im2col -> dw GEMM ->
+    dcols GEMM -> col2im) before the next, so the chunk's cols (a few MB instead of 75 MB at
+    conv2) is still in cache when the GEMM reads it, and the scratch memory no longer grows with
+    the batch. 341 ms on one core (5% under v4), but with two threads under load its 16-64
+    hand-offs per layer made it up to 2x slower than v4 in wall time, so it is not the default.
+
+v6  Winograd F(2x2, 3x3) (kernels/cpu/_winograd.py) for 3x3 stride-1 layers with at least
+    WINOGRAD_MIN_CHANNELS input and output channels: the forward, and dx as the same transform of
+    dout with the flipped, transposed kernel, do 2.25x fewer multiplies as 16 batched GEMMs
+    (F, C) @ (C, tiles); dw and db stay v4's im2col GEMM; other layers fall back to v4. The GEMMs
+    shrink (conv2 forward: 14 ms instead of ~30) but the input/output transforms, memory-bound
+    Numba loops, cost about as much: 368 ms on one core against v4's 362 in the same run (the
+    forward alone is 10-15% faster, dx slower). Honest result: a wash at these sizes.
 """
 import numpy as np
 from numba import njit, prange
 
 from tinydl.kernels._versions import active
+from tinydl.kernels.cpu import _winograd
 from tinydl.kernels.cpu._im2col import col2im, im2col
 
 
@@ -342,11 +366,112 @@ def conv2d_backward_v4(dout, cache):
     # step 2: dw = dout^T @ cols^T (cols recomputed: cheaper than keeping it per layer)
     cols = _buffer("cols", (C * KH * KW, N * P), x.dtype)
     im2col(x, KH, KW, sh, sw, pt, pl, OH, OW, cols)
-    dw = y @ cols.T                                       # (F, N*P) @ (N*P, CKK)
+    if C * KH * KW >= F:
+        # OpenBLAS is far faster (measured 150 vs 8 GFLOP/s at conv2) when the longer of the two
+        # output sides is the GEMM's row side: form dw^T (CKK, F), then transpose the small result
+        dw = np.ascontiguousarray((cols @ y.T).T)          # (CKK, N*P) @ (N*P, F)
+    else:
+        dw = y @ cols.T                                   # (F, N*P) @ (N*P, CKK)
     # step 3: dcols = w^T @ dout^T into the same buffer, then col2im
     np.matmul(w.reshape(F, C * KH * KW).T, y, out=cols)
     dx = np.zeros_like(x)
     col2im(cols, KH, KW, sh, sw, pt, pl, OH, OW, dx)
+    return dx, dw.reshape(w.shape), (db if has_bias else None)
+
+
+# -- v5: v4 chunk by chunk of images --------------------------------------------------------------
+CHUNK_COLUMNS = 4096     # output pixels (images * OH * OW) per chunk, at least one image
+
+
+def _chunks(N, P):
+    step = max(1, CHUNK_COLUMNS // P)
+    return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
+
+
+def conv2d_forward_v5(x, w, b, stride, padding):
+    N = x.shape[0]
+    F, C, KH, KW = w.shape
+    OH, OW = _out_size(x.shape, w.shape, stride, padding)
+    P = OH * OW
+    w2 = w.reshape(F, C * KH * KW)
+    bias = _bias_or_zeros(b, w)
+    out = np.empty((N, F, P), dtype=x.dtype)
+    for n0, n1 in _chunks(N, P):
+        cols = _buffer("cols", (C * KH * KW, (n1 - n0) * P), x.dtype)
+        im2col(x[n0:n1], KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, cols)
+        y = _buffer("y", (F, (n1 - n0) * P), x.dtype)
+        np.matmul(w2, cols, out=y)
+        _fp_to_nfp_bias(y, bias, out[n0:n1])
+    return out.reshape(N, F, OH, OW), (x, w, b is not None, stride, padding)
+
+
+def conv2d_backward_v5(dout, cache):
+    x, w, has_bias, stride, padding = cache
+    N = x.shape[0]
+    F, C, KH, KW = w.shape
+    CKK = C * KH * KW
+    OH, OW = dout.shape[2], dout.shape[3]
+    P = OH * OW
+    sh, sw = stride
+    pt, pl = padding[0], padding[2]
+    d3 = dout.reshape(N, F, P)
+    w2 = w.reshape(F, CKK)
+    tall = CKK >= F                 # the GEMM orientation v4 measured to be fast
+    dw = np.zeros((CKK, F) if tall else (F, CKK), dtype=x.dtype)
+    db = np.zeros(F, dtype=x.dtype)
+    db_part = np.empty(F, dtype=x.dtype)
+    dx = np.zeros_like(x)
+    for n0, n1 in _chunks(N, P):
+        y = _buffer("y", (F, (n1 - n0) * P), x.dtype)
+        _nfp_to_fp_db(d3[n0:n1], y, db_part)
+        db += db_part
+        cols = _buffer("cols", (CKK, (n1 - n0) * P), x.dtype)
+        im2col(x[n0:n1], KH, KW, sh, sw, pt, pl, OH, OW, cols)
+        dw += (cols @ y.T) if tall else (y @ cols.T)
+        np.matmul(w2.T, y, out=cols)
+        col2im(cols, KH, KW, sh, sw, pt, pl, OH, OW, dx[n0:n1])
+    dw = np.ascontiguousarray(dw.T) if tall else dw
+    return dx, dw.reshape(w.shape), (db if has_bias else None)
+
+
+# -- v6: Winograd F(2x2, 3x3) for 3x3 stride 1, v4 elsewhere -----------------------------------
+WINOGRAD_MIN_CHANNELS = 16
+
+
+def _winograd_fits(w, stride, padding):
+    F, C, KH, KW = w.shape
+    return (KH, KW) == (3, 3) and tuple(stride) == (1, 1) and min(C, F) >= WINOGRAD_MIN_CHANNELS \
+        and max(padding) <= 2
+
+
+def conv2d_forward_v6(x, w, b, stride, padding):
+    if not _winograd_fits(w, stride, padding):
+        return conv2d_forward_v4(x, w, b, stride, padding)
+    out = _winograd.conv3x3(x, w, _bias_or_zeros(b, w), padding, _buffer)
+    return out, (x, w, b is not None, stride, padding)
+
+
+def conv2d_backward_v6(dout, cache):
+    x, w, has_bias, stride, padding = cache
+    if not _winograd_fits(w, stride, padding):
+        return conv2d_backward_v4(dout, cache)
+    N, C, H, W = x.shape
+    F = w.shape[0]
+    OH, OW = dout.shape[2], dout.shape[3]
+    P = OH * OW
+    pt, pb, pl, pr = padding
+    # step 1: dx is the full correlation of dout with the flipped kernel, channels swapped:
+    # dout padded by 2 - pt on top (and what reaches row H-1 at the bottom), cropped to (H, W)
+    w_flip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))   # (C, F, 3, 3)
+    dpad = (2 - pt, H - OH + pt, 2 - pl, W - OW + pl)
+    dx = _winograd.conv3x3(dout, w_flip, np.zeros(C, dtype=x.dtype), dpad, _buffer)
+    # step 2: dw, db as in v4
+    y = _buffer("y", (F, N * P), x.dtype)
+    db = np.empty(F, dtype=x.dtype)
+    _nfp_to_fp_db(dout.reshape(N, F, P), y, db)
+    cols = _buffer("cols", (C * 9, N * P), x.dtype)
+    im2col(x, 3, 3, 1, 1, pt, pl, OH, OW, cols)
+    dw = np.ascontiguousarray((cols @ y.T).T) if C * 9 >= F else y @ cols.T
     return dx, dw.reshape(w.shape), (db if has_bias else None)
 
 
@@ -356,6 +481,8 @@ VERSIONS = {
     2: {"conv2d_forward": conv2d_forward_v2, "conv2d_backward": conv2d_backward_v2},
     3: {"conv2d_forward": conv2d_forward_v3, "conv2d_backward": conv2d_backward_v3},
     4: {"conv2d_forward": conv2d_forward_v4, "conv2d_backward": conv2d_backward_v4},
+    5: {"conv2d_forward": conv2d_forward_v5, "conv2d_backward": conv2d_backward_v5},
+    6: {"conv2d_forward": conv2d_forward_v6, "conv2d_backward": conv2d_backward_v6},
 }
 DEFAULT = 4   # the fastest correct version
 

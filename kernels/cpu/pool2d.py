@@ -1,21 +1,23 @@
 """2-D max / average pooling on the CPU.
 
-Numbers: the reference CNN's max-pools at batch 128 (float32, 2x2 stride 2), forward + backward;
-docs/kernels.md has the table.
+Numbers: the reference CNN's four max-pools at batch 128 (float32, 2x2 stride 2), forward +
+backward summed, benchmarks/bench_conv.py on the shared 2-core machine: one core's CPU time, and
+two threads' wall time under load 25. PyTorch: 80 ms on one core, 64 ms with two threads.
 
 v1  direct loops, one thread: for every output, scan its window (clipped to the input, which is
     the same as padding with -inf for max and not counting padding for avg). Max-pool records the
     flat index of the first maximum in row-major order (PyTorch's tie rule) for the backward,
-    which adds each output's gradient at that index. MEASURED_V1
+    which adds each output's gradient at that index. 88 ms on one core, 90 ms with two threads.
 
 v2  the same loops with prange over the (image, channel) planes. Each task owns one plane of x
-    and of dx, so overlapping windows inside a plane never race. MEASURED_V2
+    and of dx, so overlapping windows inside a plane never race. 90 ms on one core, 52 ms with two
+    threads: the generic window loop (clipping, flat index, 8-byte argmax) does not vectorize.
 
 v3  a fast path for the common case, pool 2x2 with stride 2 and no padding (every max-pool of the
     reference CNN): the window is unrolled, the argmax is stored as a 1-byte window position
     (0..3) instead of an 8-byte flat index, and the backward writes every element of dx exactly
     once (the gradient or 0), so dx needs no zero-fill pass. Other shapes fall back to v2, and
-    average pooling is v2's. MEASURED_V3
+    average pooling is v2's. 14 ms on one core, 11 ms with two threads (6x PyTorch's speed).
 
 Global average pooling is one parallel reduction per plane and has a single version.
 """

@@ -75,6 +75,9 @@ def test_random_shapes_match_reference(dev, version, seed):
     ((2, 4, 8, 8), 6, 3, 2, (0, 1, 0, 1)),       # Keras 'same' at stride 2: extra pad bottom/right
     ((2, 3, 6, 6), 4, 1, 1, 0),                  # 1x1
     ((2, 2, 5, 5), 3, 5, 1, 2),                  # kernel as large as the input
+    ((2, 16, 7, 9), 17, 3, 1, 1),                # v6's Winograd path: odd sizes, partial tiles
+    ((1, 17, 6, 5), 16, 3, 1, (2, 0, 1, 2)),     # Winograd with asymmetric padding
+    ((3, 16, 5, 4), 16, 3, 1, 0),                # Winograd, 'valid'
 ])
 def test_named_shapes_match_reference(dev, version, dtype, shape, filters, k, stride, padding, rng):
     kh, kw = (k, k) if isinstance(k, int) else k
