@@ -62,14 +62,14 @@ def _train(args, title):
     return acc
 
 
-def _common(p, dataset, model, epochs, n_train, n_test):
+def _common(p, dataset, model, epochs, n_train, n_test, lr=1e-3):
     from tinydl import zoo
 
     p.add_argument("--dataset", choices=["shapes10", "cifar10"], default=dataset)
     p.add_argument("--model", choices=sorted(zoo.MODELS), default=model)
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--augment", action="store_true", help="random crop (pad 4) and horizontal flip")
     p.add_argument("--device", choices=["reference", "cpu", "cuda"], default=None)
@@ -107,7 +107,7 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train the compact CNN on the offline shapes10 set")
-    _common(demo, "shapes10", "compact-cnn", 5, 5000, 1000)
+    _common(demo, "shapes10", "compact-cnn", 8, 10000, 2000, lr=2e-3)
     demo.add_argument("--out", default=None, help="folder for weights.npz, log.csv and curves.png")
     train = sub.add_parser("train", help="train a named model on a data set")
     _common(train, "shapes10", "seed-cnn", 10, None, None)
