@@ -4,13 +4,10 @@
     from tinydl import layers, optimizers, losses, callbacks
     model = td.Sequential([layers.Input((2,)), layers.Dense(16, activation="relu"), layers.Dense(2)])
 """
-import os as _os
+from tinydl import _threads
 
-# Numba's OpenMP workers spin on their cores after every parallel region by default; on a small
-# machine that starves the BLAS call or the other process that comes next (measured 2-40x
-# slower: docs/kernels.md, "dense"). Passive waiting has to be chosen before OpenMP loads, so it
-# is set here, before any kernel module imports Numba. A value the user set is kept.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# before any kernel module loads Numba's thread pool: see tinydl/_threads.py
+THREADING = _threads.configure()
 
 from tinydl import callbacks, initializers, layers, losses, metrics, ops, optimizers  # noqa: E402
 from tinydl.device import get_device, set_device, to_numpy  # noqa: E402

@@ -1,0 +1,35 @@
+"""How Numba's parallel kernels share the cores with BLAS and with other OpenMP users.
+
+Numba's default threading layer here is OpenMP (libgomp). By default its workers spin on their
+cores after every parallel region; on a small machine that starves the BLAS call (or the other
+framework) that runs next: measured 2-40x slower, docs/kernels.md "threads". Two fixes:
+
+  - OpenMP not loaded yet: choose passive waiting, OMP_WAIT_POLICY=PASSIVE (read once, when
+    OpenMP loads; a value the user set is kept);
+  - OpenMP already loaded by another library (PyTorch imported before tinydl brings its own
+    libgomp, already initialised with spinning workers): use Numba's own 'workqueue' layer.
+
+A NUMBA_THREADING_LAYER chosen by the user is always kept.
+"""
+import os
+
+
+def openmp_loaded() -> bool:
+    """True when an OpenMP runtime is already mapped into this process (Linux; else False)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("libgomp" in line or "libiomp" in line for line in maps)
+    except OSError:
+        return False
+
+
+def configure() -> str:
+    """Pick how parallel kernels wait; returns 'user', 'omp-passive' or 'workqueue'."""
+    if os.environ.get("NUMBA_THREADING_LAYER"):
+        return "user"
+    if openmp_loaded() and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        import numba
+        numba.config.THREADING_LAYER = "workqueue"
+        return "workqueue"
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return "omp-passive"
