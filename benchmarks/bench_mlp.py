@@ -4,27 +4,24 @@
 
 A step is forward, softmax cross-entropy, backward and the Adam update of every weight. PyTorch
 runs the same network (nn.Linear layers, F.cross_entropy, torch.optim.Adam) on the same number of
-threads in the same process. Times are the best of --repeat steps after a warm-up (which also
-compiles the Numba kernels), taken round-robin so load from other processes falls on both alike.
-ratio = torch time / tinydl time: the throughput of tinydl relative to PyTorch (1.0 = as fast).
+threads. Each framework runs in its own child process with its own threading defaults, the
+children alternate over --rounds rounds, and each reports the best of --repeat steps after a
+warm-up (which also compiles the Numba kernels); see _harness.py for why.
+ratio = torch time / tinydl time: tinydl's throughput relative to PyTorch (1.0 = as fast).
 """
 import argparse
-import time
+import os
+import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import best_of, environment_line, report, side_by_side  # noqa: E402
 
-def _best(fns, repeats):
-    for fn in fns.values():
-        fn()
-        fn()
-    best = {name: float("inf") for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t)
-    return best
+
+def make_batch(batch, sizes):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((batch, sizes[0])).astype(np.float32), rng.integers(0, sizes[-1], batch)
 
 
 def tinydl_step(sizes, x, y):
@@ -39,8 +36,10 @@ def tinydl_step(sizes, x, y):
 
 
 def torch_step(sizes, x, y):
+    import numba
     import torch
 
+    torch.set_num_threads(numba.get_num_threads())
     mods = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]
@@ -53,7 +52,7 @@ def torch_step(sizes, x, y):
         loss = torch.nn.functional.cross_entropy(net(xt), yt)
         loss.backward()
         opt.step()
-        return float(loss)
+        return loss.item()
     return step
 
 
@@ -62,24 +61,27 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--sizes", type=int, nargs="+", default=[784, 512, 512, 10])
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--child", choices=["tinydl", "torch"])
     args = parser.parse_args(argv)
-    import numba
+    x, y = make_batch(args.batch, args.sizes)
+    if args.child:
+        step = (tinydl_step if args.child == "tinydl" else torch_step)(args.sizes, x, y)
+        report({"step": best_of(step, 5 if args.quick else args.repeat)})
+        return
+    passed = ["--batch", str(args.batch), "--repeat", str(args.repeat), "--sizes", *map(str, args.sizes)]
+    best = side_by_side(__file__, ["tinydl", "torch"], passed + (["--quick"] if args.quick else []),
+                        rounds=1 if args.quick else args.rounds)
     import torch
-
-    torch.set_num_threads(numba.get_num_threads())
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((args.batch, args.sizes[0])).astype(np.float32)
-    y = rng.integers(0, args.sizes[-1], args.batch)
-    fns = {"tinydl cpu": tinydl_step(args.sizes, x, y), "torch": torch_step(args.sizes, x, y)}
-    best = _best(fns, 5 if args.quick else args.repeat)
     flops = 6 * args.batch * sum(a * b for a, b in zip(args.sizes[:-1], args.sizes[1:]))
-    print(f"MLP {'-'.join(map(str, args.sizes))} train step, batch {args.batch}, Adam, float32, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}")
-    print(f"{'':<12}{'ms/step':>10}{'GFLOP/s':>10}{'samples/s':>12}")
-    for name, t in best.items():
-        print(f"{name:<12}{t * 1e3:>10.2f}{flops / t / 1e9:>10.1f}{args.batch / t:>12.0f}")
-    print(f"throughput ratio tinydl/torch = {best['torch'] / best['tinydl cpu']:.2f}x")
+    print(f"MLP {'-'.join(map(str, args.sizes))} train step, batch {args.batch}, Adam, float32; "
+          f"torch {torch.__version__}; {environment_line()}")
+    print(f"{'':<8}{'ms/step':>10}{'GFLOP/s':>10}{'samples/s':>12}")
+    for name in ("tinydl", "torch"):
+        t = best[name]["step"]
+        print(f"{name:<8}{t * 1e3:>10.2f}{flops / t / 1e9:>10.1f}{args.batch / t:>12.0f}")
+    print(f"throughput ratio tinydl/torch = {best['torch']['step'] / best['tinydl']['step']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def mlp_batch():
 @pytest.mark.parametrize("framework", ["tinydl", "torch"])
 def test_mlp_train_step(benchmark, framework, mlp_batch):
     make = bench_mlp.tinydl_step if framework == "tinydl" else bench_mlp.torch_step
-    step = make([784, 512, 512, 10], *mlp_batch)
+    step = make([784, 512, 512, 10], *mlp_batch)  # one process for both: see _harness.py
     step()
     benchmark.group = "MLP 784-512-512-10 train step, batch 256"
     loss = benchmark(step)

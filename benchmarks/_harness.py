@@ -1,0 +1,57 @@
+"""Side by side in one run, each framework in its own process.
+
+PyTorch and Numba both run OpenMP thread pools. In one process they share (or fight over) one
+runtime and its wait policy: PyTorch's spinning workers slowed tinydl's next kernel up to 10x, and
+tinydl's passive waiting slowed PyTorch by 10-70%. So each framework is timed in a child process
+with its own defaults, the children alternate (A, B, A, B, ...) so that load from other processes
+falls on both alike, and the best of all rounds is kept.
+
+A benchmark script calls ``side_by_side(__file__, ["tinydl", "torch"], args)`` in the parent and,
+when run as ``script --child NAME``, measures NAME and prints one JSON line (``report``).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def best_of(fn, repeats, warmup=2):
+    """Best wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls (compile included there)."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def report(results: dict):
+    """Called in a child: hand ``{name: seconds or value}`` to the parent."""
+    print("RESULT " + json.dumps(results), flush=True)
+
+
+def side_by_side(script, children, argv=(), rounds=3):
+    """Run ``script --child NAME argv`` for each name, ``rounds`` times alternating; return
+    ``{name: {metric: best value}}`` (minimum over rounds)."""
+    best = {}
+    for _ in range(rounds):
+        for name in children:
+            out = subprocess.run([sys.executable, script, "--child", name, *argv], capture_output=True,
+                                 text=True, env=dict(os.environ))
+            if out.returncode != 0:
+                raise RuntimeError(f"child {name} failed:\n{out.stderr[-2000:]}")
+            line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
+            for metric, value in json.loads(line[7:]).items():
+                slot = best.setdefault(name, {})
+                slot[metric] = min(value, slot.get(metric, float("inf")))
+    return best
+
+
+def environment_line():
+    import numba
+    keys = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER")
+    env = ", ".join(f"{k}={os.environ[k]}" for k in keys if k in os.environ) or "none of OPENBLAS_*/OMP_*/NUMBA_* set"
+    return f"{numba.get_num_threads()} threads; {env}; load average {os.getloadavg()[0]:.1f}"
