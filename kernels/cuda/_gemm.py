@@ -36,7 +36,7 @@ TM = TN = 4                    # v3: outputs per thread along rows and columns
 T3 = 16                        # v3: block edge in threads (BM // TM)
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True)
 def at(a, r, c, t):
     # element (r, c) of a, or of a^T when t
     return a[c, r] if t else a[r, c]

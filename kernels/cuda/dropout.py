@@ -24,14 +24,14 @@ _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(
 _TO_UNIT = 2.0 ** -53
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True)
 def _mix(z):
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True)
 def unit(key, index):
     """u = (mix(key + (index + 1) * GOLDEN) >> 11) * 2^-53 in [0, 1), key = mix(seed).
     Attention's dropout (kernels/cuda/attention.py) draws from the same function."""

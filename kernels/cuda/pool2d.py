@@ -71,7 +71,7 @@ def _max_bwd(dout, arg, PH, PW, sh, sw, pt, pl, dx):
         dx[n, c, h, w] = acc
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True)
 def _count(i, j, PH, PW, sh, sw, pt, pl, H, W):
     # how many elements of window (i, j) lie inside x
     h0, w0 = i * sh - pt, j * sw - pl

@@ -79,6 +79,25 @@ def test_sum_squares_hand_worked():
     assert cu("elementwise").sum_squares(a) == 200 * 201 * 401 / 6
 
 
+def test_every_family_has_the_reference_functions():
+    import inspect
+    import pkgutil
+
+    import tinydl.kernels.reference as reference
+    for info in pkgutil.iter_modules(reference.__path__):
+        if info.name.startswith("_"):
+            continue
+        ref_mod = device.backend(info.name, "reference")
+        cuda_mod = cu(info.name)
+        for name, fn in inspect.getmembers(ref_mod, inspect.isfunction):
+            if fn.__module__ != ref_mod.__name__ or name.startswith("_") or \
+                    not (name.endswith(("_forward", "_backward", "_update")) or info.name == "elementwise"):
+                continue
+            assert hasattr(cuda_mod, name), f"kernels/cuda/{info.name}.py lacks {name}"
+            ref_params = list(inspect.signature(fn).parameters)
+            assert list(inspect.signature(getattr(cuda_mod, name)).parameters) == ref_params, name
+
+
 def test_versions_table_matches_docstring():
     import re
     for family in ["activations", "dense", "losses", "conv2d", "batchnorm", "layernorm", "attention"]:
