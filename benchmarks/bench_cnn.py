@@ -7,11 +7,12 @@ blocks, c = 64, 128, 256, 512 -> Flatten -> Dense(1024, relu) -> Dropout(0.5) ->
 -> Dropout(0.5) -> Dense(10); Adam(1e-3, weight_decay=1e-4); softmax cross-entropy from logits.
 A step is forward, loss, backward and the Adam update, float32, on the same number of threads.
 
-  step time   best of --repeat steps after two warm-up steps, the two frameworks taken
-              round-robin in this process so load from other processes falls on both alike;
+  step time   best of --repeat steps after two warm-up steps, each framework in its own child
+              process (benchmarks/_harness.py: PyTorch's and Numba's OpenMP pools slow each
+              other down in one process), the children alternating for --rounds rounds so load
+              from other processes falls on both alike; the best is kept;
               throughput ratio = torch step time / tinydl step time (1.0 = as fast as PyTorch)
-  peak memory ru_maxrss of a child process per framework that builds the model, makes the batch
-              and runs three steps (tracemalloc does not see Numba's or BLAS's allocations)
+  peak memory ru_maxrss of each child (tracemalloc does not see Numba's or BLAS's allocations)
   compile     the first step of a child with an empty Numba cache (NUMBA_CACHE_DIR in a fresh
               temporary folder): what a user waits once; then the first step with a warm cache
 """
@@ -25,6 +26,9 @@ import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import best_of, environment_line, report, side_by_side  # noqa: E402
 
 CHANNELS = (64, 128, 256, 512)
 
@@ -89,74 +93,54 @@ def set_threads():
     return n
 
 
-def child(framework, batch):
-    """Run in a subprocess: build, first step (timed), two more; print JSON with peak RSS."""
+def child(framework, batch, repeat, cold):
+    """Run in a subprocess: build, the first step (timed), the best of ``repeat`` more, peak RSS."""
     set_threads()
     x, y = make_batch(batch)
-    t = time.perf_counter()
     step = (tinydl_step if framework == "tinydl" else torch_step)(x, y)
-    build = time.perf_counter() - t
     t = time.perf_counter()
     step()
     first = time.perf_counter() - t
-    step()
-    step()
+    best = float("nan") if cold else best_of(step, repeat, warmup=1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB -> MiB on Linux
-    print(json.dumps({"build_s": build, "first_step_s": first, "peak_rss_mib": peak}))
-
-
-def run_child(framework, batch, env=None):
-    out = subprocess.run([sys.executable, __file__, "--child", framework, "--batch", str(batch)],
-                         capture_output=True, text=True, env=env, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    report({"first_step_s": first, "step_s": best, "peak_rss_mib": peak})
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--no-cold", action="store_true", help="skip the empty-cache compile measurement")
     p.add_argument("--child", choices=["tinydl", "torch"], help=argparse.SUPPRESS)
+    p.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        return child(args.child, args.batch)
+        return child(args.child, args.batch, args.repeat, args.cold)
 
-    threads = set_threads()
-    print(f"reference CNN, batch {args.batch}, float32, {threads} threads, load {os.getloadavg()[0]:.1f}, "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
+    print(f"reference CNN, batch {args.batch}, float32; {environment_line()}")
     if not args.no_cold:
         with tempfile.TemporaryDirectory() as cache:
-            cold = run_child("tinydl", args.batch, {**os.environ, "NUMBA_CACHE_DIR": cache})
+            env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+            out = subprocess.run([sys.executable, __file__, "--child", "tinydl", "--cold", "--batch",
+                                  str(args.batch)], capture_output=True, text=True, env=env, check=True)
+        cold = json.loads(next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))[7:])
         print(f"tinydl first step, empty Numba cache (compiling): {cold['first_step_s']:.1f} s")
-    warm = run_child("tinydl", args.batch)
-    print(f"tinydl first step, warm Numba cache:              {warm['first_step_s']:.1f} s")
-    mem = {"tinydl": warm["peak_rss_mib"]}
+    names = ["tinydl"]
     try:
-        mem["torch"] = run_child("torch", args.batch)["peak_rss_mib"]
-    except (subprocess.CalledProcessError, ImportError):
-        pass
-
-    x, y = make_batch(args.batch)
-    steps = {"tinydl": tinydl_step(x, y)}
-    try:
-        steps["torch"] = torch_step(x, y)
+        import torch  # noqa: F401
+        names.append("torch")
     except ImportError:
         print("PyTorch is not installed: tinydl alone")
-    for fn in steps.values():          # warm-up: compile / load kernels, allocate
-        fn()
-        fn()
-    best = {name: float("inf") for name in steps}
-    for _ in range(args.repeat):
-        for name, fn in steps.items():
-            t = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t)
+    res = side_by_side(__file__, names, ["--batch", str(args.batch), "--repeat", str(args.repeat)], args.rounds)
+    print(f"tinydl first step, warm Numba cache:              {res['tinydl']['first_step_s']:.1f} s")
     print(f"{'framework':<10}{'step ms':>10}{'images/s':>10}{'peak RSS MiB':>14}")
-    for name in steps:
-        print(f"{name:<10}{best[name] * 1e3:>10.0f}{args.batch / best[name]:>10.0f}{mem.get(name, float('nan')):>14.0f}")
-    if "torch" in best:
-        print(f"throughput ratio tinydl/torch: {best['torch'] / best['tinydl']:.2f}x "
-              f"(tinydl step time / torch step time {best['tinydl'] / best['torch']:.2f})")
+    for name in names:
+        r = res[name]
+        print(f"{name:<10}{r['step_s'] * 1e3:>10.0f}{args.batch / r['step_s']:>10.0f}{r['peak_rss_mib']:>14.0f}")
+    if "torch" in res:
+        t, d = res["torch"]["step_s"], res["tinydl"]["step_s"]
+        print(f"throughput ratio tinydl/torch: {t / d:.2f}x (tinydl step time / torch step time {d / t:.2f})")
 
 
 if __name__ == "__main__":
