@@ -7,6 +7,9 @@ Times are the best of --repeat runs (the minimum is the least disturbed by other
 --clock cpu measures process CPU time instead of wall time: on a shared, loaded machine run it with
 one thread (NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1) for a per-core cost that other processes
 barely disturb; with several threads it also counts threads spinning while they wait.
+Here PyTorch runs in the same process as tinydl (one table, one pass); with several threads their
+OpenMP pools can slow each other (benchmarks/_harness.py), so trust the one-thread CPU-time table
+most, and bench_cnn.py (separate processes) for the whole step.
 The slow loop versions (conv v1, v2, v3) run at --slow-batch images and are scaled to --batch
 (their cost is linear in the batch); those rows say so. GFLOP/s counts 2*N*F*C*KH*KW*OH*OW per
 pass (a forward's multiply-adds; the backward does twice that). OpenBLAS reads
