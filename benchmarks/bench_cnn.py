@@ -82,20 +82,20 @@ def torch_step(x, y):
     return step
 
 
-def set_threads():
+def set_threads(framework):
+    """PyTorch gets Numba's thread count; the tinydl child never imports torch (an OpenMP runtime
+    loaded first changes tinydl's threading, see tinydl/_threads.py)."""
     import numba
     n = numba.get_num_threads()
-    try:
+    if framework == "torch":
         import torch
         torch.set_num_threads(n)
-    except ImportError:
-        pass
     return n
 
 
 def child(framework, batch, repeat, cold):
     """Run in a subprocess: build, the first step (timed), the best of ``repeat`` more, peak RSS."""
-    set_threads()
+    set_threads(framework)
     x, y = make_batch(batch)
     step = (tinydl_step if framework == "tinydl" else torch_step)(x, y)
     t = time.perf_counter()

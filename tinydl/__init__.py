@@ -8,6 +8,7 @@ from tinydl import _threads
 
 # before any kernel module loads Numba's thread pool: see tinydl/_threads.py
 THREADING = _threads.configure()
+_threads.configure_blas()
 
 from tinydl import callbacks, initializers, layers, losses, metrics, ops, optimizers  # noqa: E402
 from tinydl.device import get_device, set_device, to_numpy  # noqa: E402

@@ -33,3 +33,10 @@ def configure() -> str:
         return "workqueue"
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return "omp-passive"
+
+
+def configure_blas() -> None:
+    """OpenBLAS workers sleep at once after a call instead of spinning ~2^28 cycles. Read when an
+    OpenBLAS loads: NumPy's is usually loaded already, SciPy's (the one tinydl's kernels call,
+    kernels/cpu/_blas.py) not yet. A value the user set is kept."""
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")

@@ -19,7 +19,8 @@ v2  direct loops, parallel and reordered. prange over (image, filter) pairs; ins
 
 v3  im2col + BLAS, one image at a time. Each image's windows are unrolled into a matrix
     cols (C*KH*KW, OH*OW) (kernels/cpu/_im2col.py, parallel over rows), and the convolution is
-    one sgemm w (F, C*KH*KW) @ cols per image through NumPy (BLAS threads, outside any prange).
+    one sgemm w (F, C*KH*KW) @ cols per image through SciPy's BLAS (kernels/cpu/_blas.py: every
+    conv GEMM goes there; BLAS threads, outside any prange).
     Backward: dw += dout_n @ cols^T, dcols = w^T @ dout_n, col2im. 394 ms on one core (114
     GFLOP/s, 35x v1). With two threads it collapses (seconds per layer): 128 hand-offs per layer
     between Numba's OpenMP pool and OpenBLAS's threads, which spin-wait on the same two cores.
@@ -55,6 +56,7 @@ from numba import njit, prange
 from tinydl.kernels._versions import active
 from tinydl.kernels.cpu import _winograd
 from tinydl.kernels.cpu._im2col import col2im, im2col
+from tinydl.kernels.cpu._blas import gemm, gemm_into
 
 
 def _out_size(x_shape, w_shape, stride, padding):
@@ -263,7 +265,7 @@ def conv2d_forward_v3(x, w, b, stride, padding):
     out = np.empty((N, F, OH * OW), dtype=x.dtype)
     for n in range(N):
         im2col(x[n:n + 1], KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, cols)
-        np.matmul(w2, cols, out=out[n])          # (F, CKK) @ (CKK, P) -> (F, P)
+        gemm_into(w2, cols, out[n])              # (F, CKK) @ (CKK, P) -> (F, P)
     if b is not None:
         _add_bias(out, b)
     return out.reshape(N, F, OH, OW), (x, w, b is not None, stride, padding)
@@ -284,8 +286,8 @@ def conv2d_backward_v3(dout, cache):
     dx = np.zeros_like(x)
     for n in range(N):
         im2col(x[n:n + 1], KH, KW, sh, sw, pt, pl, OH, OW, cols)
-        dw += d3[n] @ cols.T                     # (F, P) @ (P, CKK)
-        np.matmul(w2.T, d3[n], out=dcols)        # (CKK, F) @ (F, P)
+        dw += gemm(d3[n], cols.T)                # (F, P) @ (P, CKK)
+        gemm_into(w2.T, d3[n], dcols)            # (CKK, F) @ (F, P)
         col2im(dcols, KH, KW, sh, sw, pt, pl, OH, OW, dx[n:n + 1])
     db = _sum_db(d3) if has_bias else None
     return dx, dw.reshape(w.shape), db
@@ -345,7 +347,7 @@ def conv2d_forward_v4(x, w, b, stride, padding):
     cols = _buffer("cols", (C * KH * KW, N * P), x.dtype)
     im2col(x, KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, cols)
     y = _buffer("y", (F, N * P), x.dtype)
-    np.matmul(w.reshape(F, C * KH * KW), cols, out=y)   # the one big GEMM
+    gemm_into(w.reshape(F, C * KH * KW), cols, y)   # the one big GEMM
     out = np.empty((N, F, P), dtype=x.dtype)
     _fp_to_nfp_bias(y, _bias_or_zeros(b, w), out)
     return out.reshape(N, F, OH, OW), (x, w, b is not None, stride, padding)
@@ -369,11 +371,11 @@ def conv2d_backward_v4(dout, cache):
     if C * KH * KW >= F:
         # OpenBLAS is far faster (measured 150 vs 8 GFLOP/s at conv2) when the longer of the two
         # output sides is the GEMM's row side: form dw^T (CKK, F), then transpose the small result
-        dw = np.ascontiguousarray((cols @ y.T).T)          # (CKK, N*P) @ (N*P, F)
+        dw = np.ascontiguousarray(gemm(cols, y.T).T)       # (CKK, N*P) @ (N*P, F)
     else:
-        dw = y @ cols.T                                   # (F, N*P) @ (N*P, CKK)
+        dw = gemm(y, cols.T)                              # (F, N*P) @ (N*P, CKK)
     # step 3: dcols = w^T @ dout^T into the same buffer, then col2im
-    np.matmul(w.reshape(F, C * KH * KW).T, y, out=cols)
+    gemm_into(w.reshape(F, C * KH * KW).T, y, cols)
     dx = np.zeros_like(x)
     col2im(cols, KH, KW, sh, sw, pt, pl, OH, OW, dx)
     return dx, dw.reshape(w.shape), (db if has_bias else None)
@@ -400,7 +402,7 @@ def conv2d_forward_v5(x, w, b, stride, padding):
         cols = _buffer("cols", (C * KH * KW, (n1 - n0) * P), x.dtype)
         im2col(x[n0:n1], KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, cols)
         y = _buffer("y", (F, (n1 - n0) * P), x.dtype)
-        np.matmul(w2, cols, out=y)
+        gemm_into(w2, cols, y)
         _fp_to_nfp_bias(y, bias, out[n0:n1])
     return out.reshape(N, F, OH, OW), (x, w, b is not None, stride, padding)
 
@@ -427,8 +429,8 @@ def conv2d_backward_v5(dout, cache):
         db += db_part
         cols = _buffer("cols", (CKK, (n1 - n0) * P), x.dtype)
         im2col(x[n0:n1], KH, KW, sh, sw, pt, pl, OH, OW, cols)
-        dw += (cols @ y.T) if tall else (y @ cols.T)
-        np.matmul(w2.T, y, out=cols)
+        dw += gemm(cols, y.T) if tall else gemm(y, cols.T)
+        gemm_into(w2.T, y, cols)
         col2im(cols, KH, KW, sh, sw, pt, pl, OH, OW, dx[n0:n1])
     dw = np.ascontiguousarray(dw.T) if tall else dw
     return dx, dw.reshape(w.shape), (db if has_bias else None)
@@ -471,7 +473,7 @@ def conv2d_backward_v6(dout, cache):
     _nfp_to_fp_db(dout.reshape(N, F, P), y, db)
     cols = _buffer("cols", (C * 9, N * P), x.dtype)
     im2col(x, 3, 3, 1, 1, pt, pl, OH, OW, cols)
-    dw = np.ascontiguousarray((cols @ y.T).T) if C * 9 >= F else y @ cols.T
+    dw = np.ascontiguousarray(gemm(cols, y.T).T) if C * 9 >= F else gemm(y, cols.T)
     return dx, dw.reshape(w.shape), (db if has_bias else None)
 
 
