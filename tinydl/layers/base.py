@@ -6,6 +6,8 @@
     backward   dLoss/dInput from dLoss/dOutput; parameter gradients accumulate into .grad
     compute_output_shape, get_config
 """
+import re
+
 import numpy as np
 
 from tinydl import device as _device
@@ -17,7 +19,9 @@ _counts: dict[str, int] = {}
 
 
 def _auto_name(cls_name: str) -> str:
-    base = "".join("_" + c.lower() if c.isupper() else c for c in cls_name).lstrip("_")
+    """Keras's snake case: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, ReLU -> re_lu."""
+    base = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", cls_name)
+    base = re.sub("([a-z])([A-Z])", r"\1_\2", base).lower()
     n = _counts.get(base, 0)
     _counts[base] = n + 1
     return base if n == 0 else f"{base}_{n}"
