@@ -4,7 +4,17 @@
     from tinydl import layers, optimizers, losses, callbacks
     model = td.Sequential([layers.Input((2,)), layers.Dense(16, activation="relu"), layers.Dense(2)])
 """
+import os as _os
+
 from tinydl import _threads
+
+# kernels/ and datasets/ sit beside tinydl/ in the repository and install as tinydl.kernels and
+# tinydl.datasets. Run from a source checkout (`python -m tinydl` in the repository root puts the
+# checkout first on sys.path), the package also looks beside itself for them.
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_root, "kernels", "_versions.py")) and \
+        _os.path.isfile(_os.path.join(_root, "datasets", "shapes10.py")):
+    __path__.append(_root)
 
 # before any kernel module loads Numba's thread pool: see tinydl/_threads.py
 THREADING = _threads.configure()
