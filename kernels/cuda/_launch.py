@@ -33,11 +33,42 @@ TPB = 128          # threads per block of the 1-D (elementwise and per-row) kern
 SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 if SIMULATOR:
-    # A real device array's .shape is a plain tuple, so layer code may write x.shape[-1]; the
+    import threading
+
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray as _Fake
+    from numba.cuda.simulator.kernelapi import FakeCUDAShared as _Shared
+
+    # 1. A real device array's .shape is a plain tuple, so layer code may write x.shape[-1]; the
     # simulator's host-side arrays return a tuple that refuses negative indices (it mimics
     # in-kernel shapes, which the simulator serves separately). Give them the real behaviour.
-    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray as _Fake
     _Fake.shape = property(lambda self: tuple(self._ary.shape))
+
+    # 2. The simulator hands every thread of a block the same shared array by looking its call
+    # site up in a dict, and creates it when missing: two threads arriving together can both
+    # create one, and a thread left with its own copy silently breaks a block reduction (seen
+    # under load as runs that differ). The lookup and the creation go under a lock.
+    # (The original keys arrays by its caller's file and line; so does this one.)
+    import sys
+
+    from numba.core import types as _types
+    from numba.np import numpy_support as _np_support
+
+    _shared_lock = threading.Lock()
+    _shared_array = _Shared.array
+
+    def _locked_shared_array(self, shape, dtype):
+        if shape == 0:                          # dynamic shared memory: no lookup involved
+            return _shared_array(self, shape, dtype)
+        if isinstance(dtype, _types.Type):
+            dtype = _np_support.as_dtype(dtype)
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with _shared_lock:
+            found = self._allocations.get(key)
+            if found is None:
+                found = self._allocations[key] = np.empty(shape, dtype)
+        return found
+    _Shared.array = _locked_shared_array
 
 
 def is_device_array(a) -> bool:
