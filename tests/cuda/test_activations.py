@@ -1,7 +1,7 @@
 """CUDA activations and elementwise helpers against the NumPy reference (tiny shapes)."""
 import numpy as np
 import pytest
-from helpers import TOL, assert_close
+from helpers import assert_close
 
 from tinydl import device
 from tinydl.kernels.reference import activations as ref
