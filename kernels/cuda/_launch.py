@@ -32,7 +32,8 @@ from numba import cuda
 TPB = 128          # threads per block of the 1-D (elementwise and per-row) kernels
 SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
-if SIMULATOR:
+def _patch_simulator():
+    """Two fixes that make the simulator behave like a GPU here (no-ops without it)."""
     import threading
 
     from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray as _Fake
@@ -69,6 +70,13 @@ if SIMULATOR:
                 found = self._allocations[key] = np.empty(shape, dtype)
         return found
     _Shared.array = _locked_shared_array
+
+
+if SIMULATOR:
+    try:
+        _patch_simulator()
+    except ImportError:          # a numba(-cuda) whose simulator lives elsewhere: run unpatched
+        pass
 
 
 def is_device_array(a) -> bool:
