@@ -92,13 +92,18 @@ def _bench(args):
     except ImportError:
         print("PyTorch is not installed: pip install 'tinydl[bench]' (torch) to compare against it")
         return 1
+    from tinydl import _threads
+
     names = args.only or ["bench_mlp", "bench_dense", "bench_conv", "bench_attention", "bench_cnn"]
+    # the scripts start from the user's environment: what tinydl set for itself at import
+    # (passive OpenMP waiting) would slow PyTorch's children
+    env = _threads.user_environment()
     status = 0
     for name in names:
         script = os.path.join(folder, f"{name}.py")
         if os.path.exists(script):
             print(f"\n== {name} ==", flush=True)
-            status |= subprocess.call([sys.executable, script] + (["--quick"] if args.quick else []))
+            status |= subprocess.call([sys.executable, script] + (["--quick"] if args.quick else []), env=env)
     return status
 
 

@@ -13,6 +13,18 @@ A NUMBA_THREADING_LAYER chosen by the user is always kept.
 """
 import os
 
+ADDED: dict[str, str] = {}  # the variables tinydl set (not the user): child processes may drop them
+
+
+def _setdefault(key, value):
+    if key not in os.environ:
+        os.environ[key] = ADDED[key] = value
+
+
+def user_environment() -> dict:
+    """os.environ without the variables tinydl added, e.g. for a PyTorch child process."""
+    return {k: v for k, v in os.environ.items() if k not in ADDED}
+
 
 def openmp_loaded() -> bool:
     """True when an OpenMP runtime is already mapped into this process (Linux; else False)."""
@@ -31,7 +43,7 @@ def configure() -> str:
         import numba
         numba.config.THREADING_LAYER = "workqueue"
         return "workqueue"
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    _setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return "omp-passive"
 
 
@@ -39,4 +51,4 @@ def configure_blas() -> None:
     """OpenBLAS workers sleep at once after a call instead of spinning ~2^28 cycles. Read when an
     OpenBLAS loads: NumPy's is usually loaded already, SciPy's (the one tinydl's kernels call,
     kernels/cpu/_blas.py) not yet. A value the user set is kept."""
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    _setdefault("OPENBLAS_THREAD_TIMEOUT", "4")

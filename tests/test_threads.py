@@ -1,0 +1,37 @@
+"""tinydl picks how its parallel kernels wait, depending on what was loaded before it."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run(code, **env):
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER", "OPENBLAS_THREAD_TIMEOUT")}
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def test_passive_openmp_when_nothing_loaded_it_yet():
+    code = "import os, tinydl; print(tinydl.THREADING, os.environ['OMP_WAIT_POLICY'], os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    assert run(code) == ["omp-passive", "PASSIVE", "4"]
+
+
+def test_the_users_choices_are_kept():
+    code = "import os, tinydl; print(tinydl.THREADING, os.environ['OMP_WAIT_POLICY'], os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    assert run(code, NUMBA_THREADING_LAYER="omp", OMP_WAIT_POLICY="ACTIVE", OPENBLAS_THREAD_TIMEOUT="10") == \
+        ["user", "ACTIVE", "10"]
+
+
+def test_workqueue_when_pytorch_brought_its_openmp_first():
+    pytest.importorskip("torch")
+    code = ("import torch, tinydl, numba, numpy as np; from tinydl import ops; "
+            "ops.relu_forward(np.ones(10**6, np.float32)); print(tinydl.THREADING, numba.threading_layer())")
+    assert run(code) == ["workqueue", "workqueue"]
+
+
+def test_child_processes_can_get_the_users_environment_back():
+    code = ("import tinydl; from tinydl import _threads; e = _threads.user_environment(); "
+            "print('OMP_WAIT_POLICY' in e, sorted(_threads.ADDED))")
+    assert run(code) == ["False", "['OMP_WAIT_POLICY',", "'OPENBLAS_THREAD_TIMEOUT']"]
