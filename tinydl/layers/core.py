@@ -42,7 +42,7 @@ class Dense(Layer):
             self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
 
     def call(self, x, training=False, apply_activation=True):
-        if x.shape[-1] != self.in_features:
+        if tuple(x.shape)[-1] != self.in_features:
             raise ValueError(
                 f"{self.name}: expected input with last axis {self.in_features}; "
                 f"received shape {tuple(x.shape)}"
