@@ -6,6 +6,10 @@ tinydl's passive waiting slowed PyTorch by 10-70%. So each framework is timed in
 with its own defaults, the children alternate (A, B, A, B, ...) so that load from other processes
 falls on both alike, and the best of all rounds is kept.
 
+Thread counts are read from numba.config.NUMBA_NUM_THREADS, never numba.get_num_threads(): the
+latter starts Numba's OpenMP pool, with spinning workers, before tinydl is imported and can
+choose how it waits (tinydl/_threads.py); that alone made the CNN step 320 ms instead of 222 ms.
+
 A benchmark script calls ``side_by_side(__file__, ["tinydl", "torch"], args)`` in the parent and,
 when run as ``script --child NAME``, measures NAME and prints one JSON line (``report``).
 """
@@ -54,4 +58,4 @@ def environment_line():
     import numba
     keys = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER")
     env = ", ".join(f"{k}={os.environ[k]}" for k in keys if k in os.environ) or "none of OPENBLAS_*/OMP_*/NUMBA_* set"
-    return f"{numba.get_num_threads()} threads; {env}; load average {os.getloadavg()[0]:.1f}"
+    return f"{numba.config.NUMBA_NUM_THREADS} threads; {env}; load average {os.getloadavg()[0]:.1f}"

@@ -83,7 +83,7 @@ def torch_child(repeat):
     import torch
     import torch.nn.functional as F
 
-    torch.set_num_threads(numba.get_num_threads())
+    torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     q, k, v, dout, x, ln_dout = make_arrays()
     tq, tk, tv = (torch.from_numpy(a).requires_grad_() for a in (q, k, v))
     tdout = torch.from_numpy(dout)

@@ -86,7 +86,7 @@ def set_threads(framework):
     """PyTorch gets Numba's thread count; the tinydl child never imports torch (an OpenMP runtime
     loaded first changes tinydl's threading, see tinydl/_threads.py)."""
     import numba
-    n = numba.get_num_threads()
+    n = numba.config.NUMBA_NUM_THREADS
     if framework == "torch":
         import torch
         torch.set_num_threads(n)

@@ -119,7 +119,7 @@ def torch_child(args, best):
     import numba
     import torch
 
-    torch.set_num_threads(numba.get_num_threads())
+    torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
     def pair(fwd, arrays):
         tensors = [torch.tensor(a, requires_grad=True) for a in arrays]

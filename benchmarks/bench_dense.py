@@ -6,7 +6,7 @@
 
 One step is y = x @ w + b and the backward dx, dw, db (three GEMMs and a column sum), on
 (batch, features) x (features, units) float32 arrays. PyTorch runs the same work on the same
-number of threads (torch.set_num_threads(numba.get_num_threads())): an autograd step through
+number of threads (torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)): an autograd step through
 torch.nn.functional.linear, and the same three products written by hand (addmm, mm, mm, sum) so
 the comparison is GEMM for GEMM.
 
@@ -79,7 +79,7 @@ def torch_child(args, x, w, b, dout, quick):
     import numba
     import torch
 
-    torch.set_num_threads(numba.get_num_threads())
+    torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     tx, tw, tb = (torch.from_numpy(a.copy()) for a in (x, w, b))
     twt = torch.from_numpy(np.ascontiguousarray(w.T))      # nn.Linear's (units, in) layout
     tdout = torch.from_numpy(dout)

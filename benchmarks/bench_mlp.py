@@ -39,7 +39,7 @@ def torch_step(sizes, x, y):
     import numba
     import torch
 
-    torch.set_num_threads(numba.get_num_threads())
+    torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     mods = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]

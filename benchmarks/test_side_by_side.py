@@ -18,7 +18,7 @@ import bench_mlp  # noqa: E402
 @pytest.fixture(scope="module", autouse=True)
 def same_threads():
     import numba
-    torch.set_num_threads(numba.get_num_threads())
+    torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from tinydl import losses as _losses
 from tinydl import metrics as _metrics
 from tinydl import optimizers as _optimizers
 from tinydl._io import atomic_open
-from tinydl.layers.activations import Sigmoid, Softmax
+from tinydl.layers.activations import Sigmoid, Softmax, WithActivation
 from tinydl.layers.base import Layer
 from tinydl.layers.core import Input
 from tinydl.progbar import Progbar
@@ -228,7 +228,7 @@ class Sequential:
         last = self._layers[-1]
         if type(last) is kind:
             return "layer"
-        if type(getattr(last, "activation", None)) is kind and hasattr(last, "_activated"):
+        if type(getattr(last, "activation", None)) is kind and isinstance(last, WithActivation):
             return "activation"
         return None
 

@@ -32,15 +32,18 @@ v4  im2col + ONE sgemm for the whole batch, workspaces reused. cols spans the ba
     (OpenBLAS measured 150 vs 8 GFLOP/s for the two orientations at conv2), then overwrites the
     same workspace with dcols = w^T dout^T before col2im: one buffer serves both. Buffers live in
     a module-level workspace grown on demand; every returned array is still fresh. 359 ms on one
-    core (125 GFLOP/s, 52% of sgemm; 1.47x PyTorch's time); the default: the fewest hand-offs
-    between thread pools, which is what matters with two threads on a busy machine.
+    core (125 GFLOP/s, 52% of sgemm; 1.47x PyTorch's time). The fewest hand-offs between thread
+    pools: the most robust version on a busy machine.
 
 v5  v4 in chunks of images. The batch is cut into chunks of about CHUNK_COLUMNS output pixels, and
     each chunk runs im2col -> GEMM -> transpose (backward: transpose -> im2col -> dw GEMM ->
     dcols GEMM -> col2im) before the next, so the chunk's cols (a few MB instead of 75 MB at
     conv2) is still in cache when the GEMM reads it, and the scratch memory no longer grows with
-    the batch. 341 ms on one core (5% under v4), but with two threads under load its 16-64
-    hand-offs per layer made it up to 2x slower than v4 in wall time, so it is not the default.
+    the batch. 341 ms on one core (5% under v4). With two threads at load 25 its 16-64 hand-offs
+    per layer made it up to 2x slower than v4; once OpenBLAS's workers stopped spinning
+    (OPENBLAS_THREAD_TIMEOUT, tinydl/_threads.py) and on a quiet machine it is the fastest on
+    every layer of the reference CNN (two threads: 171 vs 189 ms for the four convs' forward +
+    backward; the whole step 222 vs 240 ms), so it is the default.
 
 v6  Winograd F(2x2, 3x3) (kernels/cpu/_winograd.py) for 3x3 stride-1 layers with at least
     WINOGRAD_MIN_CHANNELS input and output channels: the forward, and dx as the same transform of
@@ -486,7 +489,7 @@ VERSIONS = {
     5: {"conv2d_forward": conv2d_forward_v5, "conv2d_backward": conv2d_backward_v5},
     6: {"conv2d_forward": conv2d_forward_v6, "conv2d_backward": conv2d_backward_v6},
 }
-DEFAULT = 4   # the fastest correct version
+DEFAULT = 5   # the fastest correct version on a quiet 2-core machine (v4 under heavy load)
 
 
 def conv2d_forward(x, w, b, stride, padding):

@@ -63,6 +63,21 @@ class Softmax(_Activation):
     op = "softmax"
 
 
+class WithActivation:
+    """For a layer whose last step is an optional activation (Dense, Conv2D):
+    y = activation(z) in call, dz = activation'(z) * dy first in backward. ``apply=False`` skips
+    it (Sequential does, when compile fused the final softmax/sigmoid into the loss)."""
+    activation = None
+    _activated = False
+
+    def _activate(self, z, training, apply=True):
+        self._activated = apply and self.activation is not None
+        return self.activation(z, training=training) if self._activated else z
+
+    def _activation_backward(self, dout):
+        return self.activation.backward(dout) if self._activated else dout
+
+
 ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from tinydl import ops
-from tinydl.layers.activations import get_activation
+from tinydl.layers.activations import WithActivation, get_activation
 from tinydl.layers.base import Layer
 from tinydl.ops import _checks
 
@@ -49,7 +49,7 @@ def explicit_padding(padding, size, kernel, stride):
     return (ph, ph, pw, pw)
 
 
-class Conv2D(Layer):
+class Conv2D(WithActivation, Layer):
     """y = activation(conv(x, W) + b): x (N, C, H, W) -> y (N, filters, OH, OW).
 
     kernel (filters, C, kh, kw), bias (filters,); cross-correlation, as in Keras and PyTorch."""
@@ -70,7 +70,6 @@ class Conv2D(Layer):
         self.bias_initializer = bias_initializer
         self.kernel = self.bias = None
         self._cache = None
-        self._activated = False
 
     def build(self, input_shape):
         # input_shape (C, H, W) -> W (filters, C, kh, kw), b (filters,)
@@ -83,18 +82,14 @@ class Conv2D(Layer):
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
 
-    def call(self, x, training=False):
+    def call(self, x, training=False, apply_activation=True):
         pad = explicit_padding(self.padding, tuple(x.shape[2:4]), self.kernel_size, self.strides)
         bias = self.bias.value if self.use_bias else None
         out, self._cache = ops.conv2d_forward(x, self.kernel.value, bias, self.strides, pad)
-        self._activated = self.activation is not None
-        if self._activated:
-            out = self.activation(out, training=training)
-        return out
+        return self._activate(out, training, apply_activation)
 
     def backward(self, dout):
-        if self._activated:
-            dout = self.activation.backward(dout)
+        dout = self._activation_backward(dout)
         dx, dw, db = ops.conv2d_backward(dout, self._cache)
         self.kernel.accumulate_grad(dw)
         if self.use_bias:

@@ -1,7 +1,7 @@
 """Input, Dense, Flatten, Dropout."""
 from tinydl import ops
 from tinydl import random as _random
-from tinydl.layers.activations import get_activation
+from tinydl.layers.activations import WithActivation, get_activation
 from tinydl.layers.base import Layer
 from tinydl.ops import _checks
 
@@ -17,7 +17,7 @@ class Input:
         self.name = name or "input"
 
 
-class Dense(Layer):
+class Dense(WithActivation, Layer):
     """y = activation(x @ W + b) on the last axis: x (N, ..., in) -> y (N, ..., units)."""
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -32,7 +32,6 @@ class Dense(Layer):
         self.bias_initializer = bias_initializer
         self.kernel = self.bias = None
         self._cache = None
-        self._activated = False
 
     def build(self, input_shape):
         # W (in, units), b (units,)
@@ -49,14 +48,10 @@ class Dense(Layer):
             )
         bias = self.bias.value if self.use_bias else None
         out, self._cache = ops.dense_forward(x, self.kernel.value, bias)
-        self._activated = apply_activation and self.activation is not None
-        if self._activated:
-            out = self.activation(out, training=training)
-        return out
+        return self._activate(out, training, apply_activation)
 
     def backward(self, dout):
-        if self._activated:
-            dout = self.activation.backward(dout)
+        dout = self._activation_backward(dout)
         dx, dw, db = ops.dense_backward(dout, self._cache)
         self.kernel.accumulate_grad(dw)
         if self.use_bias:
