@@ -200,6 +200,16 @@ def test_float64_input_builds_float64_weights_and_set_weights_keeps_dtype():
     assert all(w.dtype == np.float64 for w in model.get_weights())
 
 
+def test_set_weights_accepts_transposed_views_and_training_continues():
+    model = mlp()
+    model.build()
+    model.set_weights([np.asfortranarray(w) if w.ndim == 2 else w for w in model.get_weights()])
+    assert all(p.value.flags.c_contiguous for p in model.weights)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = rings(8, seed=1)
+    assert np.isfinite(model.train_on_batch(x, y))
+
+
 def test_layers_excludes_input_and_trainable_weights_are_parameters():
     model = mlp()
     model.build()

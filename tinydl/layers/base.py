@@ -113,7 +113,7 @@ class Layer:
                     f"weight {p.name!r} expects shape {p.shape}; received {tuple(np.shape(a))}"
                 )
         for p, a in zip(params, arrays):
-            host = np.array(a, dtype=p.dtype)  # keeps the layer's dtype
+            host = np.array(a, dtype=p.dtype, order="C")  # the layer's dtype, C order, a copy
             p.value = _device.to_device(host, _device_of(p.value))
 
     def count_params(self) -> int:
