@@ -18,18 +18,21 @@ from tinydl.datasets import DataLoader, cifar10, shapes10
 
 
 def reference_cnn(classes=10):
+    # PyTorch's default initialization, U(+-1/sqrt(fan_in)): from Keras's Glorot this network sat
+    # at chance for its first epochs (see tinydl/zoo.py seed_cnn, which is this same network)
+    init = td.initializers.torch_default()
     model = td.Sequential([layers.Input((3, 32, 32))])
     for channels in (64, 128, 256, 512):
-        model.add(layers.Conv2D(channels, 3, padding="same"))   # (c, H, W)
+        model.add(layers.Conv2D(channels, 3, padding="same", kernel_initializer=init))   # (c, H, W)
         model.add(layers.BatchNormalization())
         model.add(layers.ReLU())
         model.add(layers.MaxPooling2D(2))                        # (c, H/2, W/2)
     model.add(layers.Flatten())                                  # 512 * 2 * 2 = 2048
-    model.add(layers.Dense(1024, activation="relu"))
+    model.add(layers.Dense(1024, activation="relu", kernel_initializer=init))
     model.add(layers.Dropout(0.5))
-    model.add(layers.Dense(512, activation="relu"))
+    model.add(layers.Dense(512, activation="relu", kernel_initializer=init))
     model.add(layers.Dropout(0.5))
-    model.add(layers.Dense(classes))                             # logits
+    model.add(layers.Dense(classes, kernel_initializer=init))    # logits
     return model
 
 

@@ -34,6 +34,12 @@ def glorot_uniform(shape, dtype, rng):
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
 
+def lecun_uniform(shape, dtype, rng):
+    fan_in, _ = _fans(shape)
+    limit = np.sqrt(3.0 / fan_in)
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
 def he_uniform(shape, dtype, rng):
     fan_in, _ = _fans(shape)
     limit = np.sqrt(6.0 / fan_in)
@@ -52,12 +58,40 @@ def he_normal(shape, dtype, rng):
     return out.astype(dtype)
 
 
+class VarianceScaling:
+    """Keras's VarianceScaling: variance scale / n, n the fan_in, fan_out or their mean.
+    VarianceScaling(1/3, "fan_in", "uniform") is PyTorch's default for nn.Linear and nn.Conv2d:
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="uniform"):
+        if scale <= 0 or mode not in ("fan_in", "fan_out", "fan_avg") or distribution not in ("uniform", "normal"):
+            raise ValueError(
+                "VarianceScaling expects scale > 0, mode in ('fan_in', 'fan_out', 'fan_avg') and "
+                f"distribution in ('uniform', 'normal'); received {scale!r}, {mode!r}, {distribution!r}"
+            )
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def __call__(self, shape, dtype, rng):
+        fan_in, fan_out = _fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        if self.distribution == "uniform":
+            limit = np.sqrt(3.0 * self.scale / n)
+            return rng.uniform(-limit, limit, size=shape).astype(dtype)
+        return rng.normal(0.0, np.sqrt(self.scale / n), size=shape).astype(dtype)
+
+
+def torch_default():
+    """PyTorch's default weight initialization for linear and convolution layers."""
+    return VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
+
+
 _BY_NAME = {
     "zeros": zeros,
     "ones": ones,
     "normal": normal,
     "random_normal": normal,
     "glorot_uniform": glorot_uniform,
+    "lecun_uniform": lecun_uniform,
     "he_uniform": he_uniform,
     "he_normal": he_normal,
 }

@@ -1,18 +1,25 @@
 """The named models of the command line: builders returning an uncompiled Sequential."""
 import tinydl as td
-from tinydl import layers
+from tinydl import initializers, layers
 
 
 def seed_cnn(classes=10):
     """The reference CNN: four [Conv 3x3 same, BN, ReLU, MaxPool 2] blocks (64..512 channels),
-    then Dense 1024 and 512 with dropout 0.5, then the logits."""
+    then Dense 1024 and 512 with dropout 0.5, then the logits.
+
+    Weights start from PyTorch's default, U(+-1/sqrt(fan_in)), not Keras's Glorot: with Glorot
+    this network sat at chance (loss ln 10) for the first epochs on shapes10, while the same
+    network from PyTorch's initial weights learned at once (measured: loss 2.37 -> 1.85 in three
+    short epochs; Glorot 2.94 -> 2.29)."""
+    init = initializers.torch_default()
     model = td.Sequential([layers.Input((3, 32, 32))], name="seed_cnn")
     for c in (64, 128, 256, 512):
-        for layer in (layers.Conv2D(c, 3, padding="same"), layers.BatchNormalization(),
+        for layer in (layers.Conv2D(c, 3, padding="same", kernel_initializer=init), layers.BatchNormalization(),
                       layers.ReLU(), layers.MaxPooling2D(2)):
             model.add(layer)
-    for layer in (layers.Flatten(), layers.Dense(1024, activation="relu"), layers.Dropout(0.5),
-                  layers.Dense(512, activation="relu"), layers.Dropout(0.5), layers.Dense(classes)):
+    for layer in (layers.Flatten(), layers.Dense(1024, activation="relu", kernel_initializer=init),
+                  layers.Dropout(0.5), layers.Dense(512, activation="relu", kernel_initializer=init),
+                  layers.Dropout(0.5), layers.Dense(classes, kernel_initializer=init)):
         model.add(layer)
     return model
 

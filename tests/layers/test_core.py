@@ -99,3 +99,15 @@ def test_initializers_are_seeded_and_scaled():
     assert np.abs(w1.kernel.value).max() <= limit and np.abs(w1.kernel.value).max() > 0.9 * limit
     he = td.initializers.he_normal((400, 300), np.float64, np.random.default_rng(0))
     assert abs(he.std() - np.sqrt(2 / 400)) < 0.05 * np.sqrt(2 / 400)
+
+
+def test_variance_scaling_and_pytorchs_default():
+    rng = np.random.default_rng(0)
+    w = td.initializers.torch_default()((300, 200), np.float64, rng)   # Dense (in=300, units=200)
+    assert np.abs(w).max() <= 1 / np.sqrt(300) and np.abs(w).max() > 0.95 / np.sqrt(300)
+    k = td.initializers.torch_default()((16, 8, 3, 3), np.float64, rng)  # fan_in = 8 * 9
+    assert np.abs(k).max() <= 1 / np.sqrt(72)
+    n = td.initializers.VarianceScaling(2.0, "fan_avg", "normal")((400, 600), np.float64, rng)
+    assert abs(n.std() - np.sqrt(2.0 / 500)) < 0.02 * np.sqrt(2.0 / 500)
+    with pytest.raises(ValueError, match="mode in"):
+        td.initializers.VarianceScaling(1.0, "fan_sideways")
