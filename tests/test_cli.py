@@ -32,3 +32,17 @@ def test_train_writes_weights_log_and_plot(tmp_path, capsys):
     model.load_weights(out_dir / "weights.npz")
     assert model.count_params() == 3 * 32 * 32 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10
     assert "wrote" in capsys.readouterr().out
+
+
+def test_compile_notice_only_when_the_cache_is_empty(tmp_path, monkeypatch):
+    import numpy as np
+
+    from tinydl import __main__ as cli
+    from tinydl import ops
+    from tinydl.kernels import cpu
+
+    ops.relu_forward(np.ones(3, np.float32))  # compiles (or loads) a cached kernel
+    assert cli._kernels_compiled()
+    monkeypatch.setattr(cpu, "__file__", str(tmp_path / "cpu" / "__init__.py"))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "empty"))
+    assert not cli._kernels_compiled()

@@ -47,7 +47,8 @@ def _train(args, title):
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         cbs.append(callbacks.CSVLogger(os.path.join(args.out, "log.csv")))
-    print("compiling kernels (first run only)...", flush=True)
+    if not _kernels_compiled():
+        print("compiling kernels (first run only: Numba caches them on disk)...", flush=True)
     t0 = time.perf_counter()
     history = model.fit(train, epochs=args.epochs, validation_data=test, callbacks=cbs, verbose=args.verbose)
     elapsed = time.perf_counter() - t0
@@ -60,6 +61,19 @@ def _train(args, title):
         plot_history(history.history, os.path.join(args.out, "curves.png"))
         print(f"wrote {args.out}/weights.npz, log.csv and curves.png")
     return acc
+
+
+def _kernels_compiled() -> bool:
+    """True when Numba's on-disk cache already holds compiled CPU kernels (index files *.nbi
+    beside the kernel sources, or under NUMBA_CACHE_DIR)."""
+    from tinydl.kernels import cpu
+
+    folders = [os.path.join(os.path.dirname(cpu.__file__), "__pycache__"), os.environ.get("NUMBA_CACHE_DIR", "")]
+    for folder in filter(os.path.isdir, folders):
+        for _, _, files in os.walk(folder):
+            if any(f.endswith(".nbi") for f in files):
+                return True
+    return False
 
 
 def _common(p, dataset, model, epochs, n_train, n_test, lr=1e-3):
