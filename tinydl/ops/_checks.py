@@ -3,6 +3,7 @@ not check bounds, so a shape that slipped through here would be memory corruptio
 import numpy as np
 
 from tinydl import device as _device
+from tinydl._validate import finite_float, pair, positive_int  # noqa: F401  (re-exported)
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -47,26 +48,6 @@ def shape_is(x, name: str, expected):
         raise ValueError(f"{name} must have shape {tuple(expected)}; received {tuple(x.shape)}")
 
 
-def positive_int(v, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be a positive int; received {v!r}")
-    return int(v)
-
-
-def pair(v, name: str, minimum: int = 1) -> tuple[int, int]:
-    """An int or a pair of ints, each >= ``minimum``, as a pair."""
-    vals = (v, v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v
-    try:
-        a, b = vals
-        ok = all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) and t >= minimum
-                 for t in (a, b))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} must be an int >= {minimum} or a pair of them; received {v!r}")
-    return int(a), int(b)
-
-
 def labels(y, n: int, classes: int, name: str = "labels"):
     """Integer class indices of shape (n,), each inside [0, classes), as int64."""
     host = _device.to_numpy(y)
@@ -80,27 +61,3 @@ def labels(y, n: int, classes: int, name: str = "labels"):
     if _device.is_device_array(y):
         return y
     return np.ascontiguousarray(host, dtype=np.int64)
-
-
-def finite_float(v, name: str, low=None, high=None, low_open=False, high_open=False) -> float:
-    """A real number inside the given bounds."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number; received {v!r}") from None
-    bad = not np.isfinite(f)
-    bad |= low is not None and (f <= low if low_open else f < low)
-    bad |= high is not None and (f >= high if high_open else f > high)
-    if bad:
-        raise ValueError(f"{name} must be {_range_text(low, high, low_open, high_open)}; received {v!r}")
-    return f
-
-
-def _range_text(low, high, low_open, high_open) -> str:
-    if high is None and low is None:
-        return "a finite number"
-    if high is None:
-        return f"{'>' if low_open else '>='} {low}"
-    if low is None:
-        return f"{'<' if high_open else '<='} {high}"
-    return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"

@@ -2,31 +2,8 @@
 import numpy as np
 
 from tinydl import device as _device
+from tinydl._validate import padding4
 from tinydl.ops import _checks
-
-
-def _padding4(padding, name="padding"):
-    """An int, a pair (ph, pw) or a 4-tuple (top, bottom, left, right), each >= 0, as a 4-tuple."""
-    def ok(v):
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
-    if ok(padding):
-        p = int(padding)
-        return (p, p, p, p)
-    if isinstance(padding, (tuple, list)) and all(ok(v) for v in padding):
-        if len(padding) == 2:
-            ph, pw = (int(v) for v in padding)
-            return (ph, ph, pw, pw)
-        if len(padding) == 4:
-            return tuple(int(v) for v in padding)
-    raise ValueError(
-        f"{name} must be an int >= 0, a pair (ph, pw) or a 4-tuple (top, bottom, left, right) "
-        f"of ints >= 0; received {padding!r}"
-    )
-
-
-def conv_output_size(size, kernel, stride, pad_before, pad_after):
-    """Output length of one axis: (size + pads - kernel) // stride + 1."""
-    return (size + pad_before + pad_after - kernel) // stride + 1
 
 
 def conv2d_forward(x, w, b, stride=1, padding=0):
@@ -50,7 +27,7 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     if b is not None:
         _checks.shape_is(b, "conv2d bias b", (F,))
     stride = _checks.pair(stride, "conv2d stride", 1)
-    padding = _padding4(padding, "conv2d padding")
+    padding = padding4(padding, "conv2d padding")
     pt, pb, pl, pr = padding
     if KH > H + pt + pb or KW > W + pl + pr or min(KH, KW) < 1:
         raise ValueError(

@@ -3,7 +3,7 @@ import numpy as np
 
 from tinydl import device as _device
 from tinydl.ops import _checks
-from tinydl.ops.conv2d import _padding4
+from tinydl._validate import padding4
 
 
 def _pool_args(x, pool_size, stride, padding, op):
@@ -11,7 +11,7 @@ def _pool_args(x, pool_size, stride, padding, op):
     _checks.ndim(x, f"{op} input x (N, C, H, W)", 4)
     pool = _checks.pair(pool_size, f"{op} pool_size", 1)
     stride = pool if stride is None else _checks.pair(stride, f"{op} stride", 1)
-    padding = _padding4(padding, f"{op} padding")
+    padding = padding4(padding, f"{op} padding")
     pt, pb, pl, pr = padding
     if max(pt, pb) >= pool[0] or max(pl, pr) >= pool[1]:
         raise ValueError(
