@@ -7,7 +7,8 @@
 ``custom_objects`` (and any ``custom_object_scope`` around the call); an unknown name is a
 ValueError that says how to make it known.
 """
-from tinydl._config import custom_object_scope, custom_objects as _scoped
+from tinydl._config import custom_object_scope
+from tinydl._config import custom_objects as _scoped
 
 __all__ = ["serialize", "deserialize", "custom_object_scope"]
 
