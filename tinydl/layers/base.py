@@ -49,6 +49,7 @@ class Layer:
     def _ensure_built(self, input_shape, dtype):
         if not self.built:
             self.dtype = np.dtype(dtype)
+            self._build_input_shape = tuple(input_shape)   # what a saved model is rebuilt from
             self.build(tuple(input_shape))
             self.built = True
 
