@@ -61,7 +61,7 @@ def _compiled(kind, optimizer="adam", loss="sparse_categorical_crossentropy"):
 def _assert_same_weights(a, b):
     wa, wb = a.get_weights(), b.get_weights()
     assert len(wa) == len(wb)
-    for x, y in zip(wa, wb):
+    for x, y in zip(wa, wb, strict=True):
         assert x.dtype == y.dtype
         np.testing.assert_array_equal(x, y)
 
@@ -137,7 +137,7 @@ def test_training_resumes_exactly_after_save_and_load(kind, make_optimizer, tmp_
     fresh.compile(make_optimizer(), "sparse_categorical_crossentropy", metrics=["accuracy"])
     for xb, yb in batches[2:]:
         fresh.train_on_batch(xb, yb)
-    assert any(not np.array_equal(a, b) for a, b in zip(fresh.get_weights(), straight.get_weights()))
+    assert any(not np.array_equal(a, b) for a, b in zip(fresh.get_weights(), straight.get_weights(), strict=True))
 
 
 def test_a_cnn_with_residual_blocks_round_trips(tmp_path):
@@ -392,7 +392,7 @@ def test_load_weights_refuses_and_leaves_the_model_unchanged(tmp_path, arrays, m
     before = target.get_weights()
     with pytest.raises(ValueError, match=message):
         target.load_weights(tmp_path / "bad.npz")
-    for a, b in zip(before, target.get_weights()):
+    for a, b in zip(before, target.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -8,9 +8,8 @@ import math
 
 import numpy as np
 
-from tinydl import _config
+from tinydl import _config, ops
 from tinydl import device as _device
-from tinydl import ops
 from tinydl.ops import _checks
 
 

@@ -289,7 +289,7 @@ def load_weights(model, filepath):
 def _check_weights(params, arrays, path, exact_dtype):
     if len(arrays) != len(params):
         raise ValueError(f"{path} holds {len(arrays)} weight arrays; the model has {len(params)}")
-    for i, (p, a) in enumerate(zip(params, arrays)):
+    for i, (p, a) in enumerate(zip(params, arrays, strict=True)):
         if tuple(a.shape) != p.shape:
             raise ValueError(f"{path}: weight {i} ({p.name!r}) has shape {tuple(a.shape)} in the file; "
                              f"the model's is {p.shape}")
