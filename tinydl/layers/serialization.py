@@ -21,18 +21,20 @@ def serialize(layer) -> dict:
 
 
 def _builtin_classes() -> dict:
-    """Every Layer class exported by tinydl.layers, and the model classes (a model nested in
-    another is a layer of it)."""
+    """Every Layer class exported by tinydl.layers, and the model classes of tinydl.models and
+    tinydl (a model nested in another is a layer of it)."""
+    import tinydl
     from tinydl import layers, models
     from tinydl.layers.base import Layer
     out = {}
+    for module in (models, tinydl):
+        for name, obj in vars(module).items():
+            if isinstance(obj, type) and hasattr(obj, "fit") and hasattr(obj, "get_weights"):
+                out[name] = obj
     for name in getattr(layers, "__all__", dir(layers)):
         obj = getattr(layers, name, None)
-        if isinstance(obj, type) and issubclass(obj, Layer):
+        if isinstance(obj, type) and issubclass(obj, Layer) and obj is not Layer:
             out[name] = obj
-    for name in ("Sequential", "Model", "Functional"):
-        if isinstance(getattr(models, name, None), type):
-            out[name] = getattr(models, name)
     return out
 
 
