@@ -306,6 +306,15 @@ def test_an_unknown_layer_is_refused(saved, tmp_path):
         td.models.load_model(path)
 
 
+def test_a_config_with_a_wrong_argument_is_refused(saved, tmp_path):
+    _, _, members = saved
+    config = json.loads(members["config.json"])
+    config["config"]["layers"][1]["config"]["unitz"] = config["config"]["layers"][1]["config"].pop("units")
+    path = _rewrite(tmp_path / "bad.keras", members, **{"config.json": json.dumps(config)})
+    with pytest.raises(ValueError, match=r"does not build a model \(TypeError: .*unitz"):
+        td.models.load_model(path)
+
+
 def test_a_foreign_json_is_refused(saved, tmp_path):
     _, _, members = saved
     keras_like = {"class_name": "Sequential", "config": {}, "module": "keras"}

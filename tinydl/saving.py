@@ -95,7 +95,11 @@ def load_model(filepath, custom_objects=None, compile=True):
                  if compile_config is not None and OPTIMIZER in members else {})
     # step 2: the model from its config, built; its weights checked against the arrays
     with custom_object_scope(custom_objects):
-        model = _model_from_config(config, custom_objects)
+        try:
+            model = _model_from_config(config, custom_objects)
+        except (TypeError, KeyError, AttributeError) as e:
+            raise ValueError(f"{path}: its {CONFIG} does not build a model "
+                             f"({type(e).__name__}: {e})") from None
         _check_weights(model.weights, weights, path, exact_dtype=True)
         optimizer = None
         if compile_config is not None:
