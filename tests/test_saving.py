@@ -394,11 +394,13 @@ def test_wrong_optimizer_state_is_refused(saved, tmp_path):
 ])
 def test_load_weights_refuses_and_leaves_the_model_unchanged(tmp_path, arrays, message):
     source, target = _sequential(), _sequential()
+    target.build()
     source.save_weights(tmp_path / "w.npz")
     with np.load(tmp_path / "w.npz") as data:
         w = {k: data[k] for k in data.files if k.startswith("w")}
     (tmp_path / "bad.npz").write_bytes(_npz(arrays(w)))
     before = target.get_weights()
+    assert len(before) == 8
     with pytest.raises(ValueError, match=message):
         target.load_weights(tmp_path / "bad.npz")
     for a, b in zip(before, target.get_weights(), strict=True):
