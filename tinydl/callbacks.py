@@ -4,6 +4,7 @@ on_batch_begin/end(batch, logs). ``self.model`` is the model being trained; sett
 import csv
 import io
 import math
+import os
 
 import numpy as np
 
@@ -132,12 +133,18 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the weights after each epoch (or only when ``monitor`` improves). ``filepath`` may
-    hold format fields, e.g. "w-{epoch:02d}-{val_loss:.3f}.npz"; files are written atomically."""
+    """Save the model after each epoch (or only when ``monitor`` improves). The name says what
+    is written: "x.keras" the whole model (model.save: architecture, weights, optimizer state),
+    "x.npz" the weights only (model.save_weights; also what ``save_weights_only=True`` asks
+    for). ``filepath`` may hold format fields, e.g. "w-{epoch:02d}-{val_loss:.3f}.npz"; files
+    are written atomically."""
 
-    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0,
+                 save_weights_only=False):
         super().__init__()
         self.filepath, self.monitor, self.save_best_only = str(filepath), monitor, save_best_only
+        self.save_weights_only = bool(save_weights_only)
+        self._whole_model = _checkpoint_kind(self.filepath, self.save_weights_only)
         self.better, self.mode = _better(mode, monitor)
         self.verbose = verbose
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -155,9 +162,28 @@ class ModelCheckpoint(Callback):
             if not self.better(value, self.best):
                 return
             self.best = value
-        self.model.save_weights(path)
+        if self._whole_model:
+            self.model.save(path)
+        else:
+            self.model.save_weights(path)
         if self.verbose:
-            print(f"Epoch {epoch + 1}: saved weights to {path}")
+            print(f"Epoch {epoch + 1}: saved {'model' if self._whole_model else 'weights'} to {path}")
+
+
+def _checkpoint_kind(filepath, save_weights_only) -> bool:
+    """True for a whole-model checkpoint (.keras), False for weights (.npz); any other name is
+    refused here, before training starts."""
+    name = filepath.lower()
+    if name.endswith(".keras") and not save_weights_only:
+        return True
+    if name.endswith(".npz"):
+        return False
+    base = os.path.basename(filepath)
+    ext = base[base.find("."):] if "." in base else "no extension"
+    why = ("save_weights_only=True writes an .npz weights file, but the name promises a whole "
+           ".keras model" if name.endswith(".keras") else f"tinydl does not write {ext} files")
+    raise ValueError(f"ModelCheckpoint: {why}. Supported: '.keras' (the whole model, "
+                     f"save_weights_only=False) and '.npz' (the weights only). Received: filepath={filepath!r}")
 
 
 class LearningRateScheduler(Callback):

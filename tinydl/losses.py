@@ -5,7 +5,7 @@ A final softmax followed by (sparse) categorical cross-entropy, or a final sigmo
 binary cross-entropy, is fused by ``Sequential.compile`` into the from-logits form: one stable
 kernel whose gradient is p - y (or sigmoid(a) - y), finite even at logits of 1e4.
 """
-from tinydl import ops
+from tinydl import _config, ops
 
 
 class Loss:
@@ -34,7 +34,12 @@ class Loss:
         return type(self)(from_logits=True)
 
     def get_config(self):
-        return {"name": type(self).__name__, "from_logits": self.from_logits}
+        """The constructor's arguments (read from the attributes of the same names)."""
+        return _config.init_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 class SparseCategoricalCrossentropy(Loss):

@@ -27,6 +27,18 @@ class Metric:
     def per_sample(self, y_true, y_pred):
         raise NotImplementedError
 
+    def get_config(self):
+        return {"name": self.name, "from_logits": self.from_logits}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        name = config.pop("name", None)
+        metric = cls(**config)
+        if name is not None:
+            metric.name = name
+        return metric
+
 
 class SparseCategoricalAccuracy(Metric):
     name = "sparse_categorical_accuracy"

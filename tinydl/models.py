@@ -13,11 +13,12 @@ from tinydl import device as _device
 from tinydl import losses as _losses
 from tinydl import metrics as _metrics
 from tinydl import optimizers as _optimizers
-from tinydl._io import atomic_open
+from tinydl import saving as _saving
 from tinydl.layers.activations import Sigmoid, Softmax, WithActivation
 from tinydl.layers.base import Layer
 from tinydl.layers.core import Input
 from tinydl.progbar import Progbar
+from tinydl.saving import load_model  # noqa: F401 - td.models.load_model, as in Keras
 
 
 class Sequential:
@@ -173,30 +174,17 @@ class Sequential:
             layer.set_weights(arrays[start:start + n])
             start += n
 
-    def _architecture(self):
-        return np.array([type(layer).__name__ for layer in self._layers])
-
     def save_weights(self, filepath):
-        """Write every weight to an .npz file, atomically (a failed write keeps the old file)."""
-        self._require_built("save_weights")
-        arrays = {f"w{i:04d}": w for i, w in enumerate(self.get_weights())}
-        with atomic_open(filepath, "wb", suffix=".npz") as f:
-            np.savez(f, __architecture__=self._architecture(), **arrays)
+        """Write every weight to an .npz file, atomically (tinydl/saving.py)."""
+        _saving.save_weights(self, filepath)
 
     def load_weights(self, filepath):
-        """Load weights saved by save_weights; a file of another architecture is refused with
-        ValueError and the model is left unchanged."""
-        if not self.built:
-            self.build()
-        with np.load(filepath, allow_pickle=False) as data:
-            saved_arch = data["__architecture__"] if "__architecture__" in data.files else None
-            arrays = [data[k] for k in sorted(k for k in data.files if k.startswith("w"))]
-        if saved_arch is not None and list(saved_arch) != list(self._architecture()):
-            raise ValueError(
-                f"{filepath} holds weights of layers {list(saved_arch)}; this model has "
-                f"{list(self._architecture())}"
-            )
-        self.set_weights(arrays)
+        """Load weights saved by save_weights; nothing changes unless every array fits."""
+        _saving.load_weights(self, filepath)
+
+    def save(self, filepath):
+        """The whole model in one .keras file: td.models.load_model(filepath) gives it back."""
+        _saving.save_model(self, filepath)
 
     def _require_built(self, what):
         if not self.built:

@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
+from tinydl import _config, ops
 from tinydl import device as _device
-from tinydl import ops
 from tinydl.ops import _checks
 
 
@@ -17,6 +17,13 @@ from tinydl.ops import _checks
 class LearningRateSchedule:
     def __call__(self, step: int) -> float:
         raise NotImplementedError
+
+    def get_config(self):
+        raise NotImplementedError(f"{type(self).__name__} has no get_config: it cannot be saved")
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 class ExponentialDecay(LearningRateSchedule):
@@ -27,6 +34,10 @@ class ExponentialDecay(LearningRateSchedule):
         self.decay_steps = _checks.positive_int(decay_steps, "decay_steps")
         self.decay_rate = _checks.finite_float(decay_rate, "decay_rate", low=0.0)
         self.staircase = staircase
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase}
 
     def __call__(self, step):
         p = step / self.decay_steps
@@ -40,6 +51,9 @@ class CosineDecay(LearningRateSchedule):
         self.initial = _checks.finite_float(initial_learning_rate, "initial_learning_rate", low=0.0)
         self.decay_steps = _checks.positive_int(decay_steps, "decay_steps")
         self.alpha = _checks.finite_float(alpha, "alpha", low=0.0, high=1.0)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial, "decay_steps": self.decay_steps, "alpha": self.alpha}
 
     def __call__(self, step):
         frac = min(step, self.decay_steps) / self.decay_steps
@@ -57,6 +71,9 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             )
         self.boundaries, self.values = list(boundaries), [float(v) for v in values]
 
+    def get_config(self):
+        return {"boundaries": self.boundaries, "values": self.values}
+
     def __call__(self, step):
         for b, v in zip(self.boundaries, self.values):
             if step <= b:
@@ -64,11 +81,19 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return self.values[-1]
 
 
+_SCHEDULES = {"ExponentialDecay": ExponentialDecay, "CosineDecay": CosineDecay,
+              "PiecewiseConstantDecay": PiecewiseConstantDecay}
+
+
 class schedules:  # noqa: N801 - namespace, as optimizers.schedules.* in Keras
     LearningRateSchedule = LearningRateSchedule
     ExponentialDecay = ExponentialDecay
     CosineDecay = CosineDecay
     PiecewiseConstantDecay = PiecewiseConstantDecay
+
+
+def _device_of(p) -> str:
+    return "cuda" if _device.is_device_array(p.value) else "cpu"
 
 
 # -- the optimizers -------------------------------------------------------------------------
@@ -121,16 +146,61 @@ class Optimizer:
     def _slot(self, state, key, p):
         """A zero-initialised state array shaped like ``p``, on ``p``'s device."""
         if key not in state:
-            dev = "cuda" if _device.is_device_array(p.value) else "cpu"
-            state[key] = _device.to_device(np.zeros(p.shape, dtype=p.dtype), dev)
+            state[key] = _device.to_device(np.zeros(p.shape, dtype=p.dtype), _device_of(p))
         return state[key]
 
     def _update(self, p, state, lr, t):
         raise NotImplementedError
 
+    # -- saving ---------------------------------------------------------------------------
     def get_config(self):
-        return {"name": type(self).__name__, "learning_rate": self._learning_rate,
-                "weight_decay": self.weight_decay}
+        """The constructor's arguments; a schedule as {"class_name", "config"}."""
+        config = _config.init_config(self)
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            config["learning_rate"] = {"class_name": type(lr).__name__, "config": lr.get_config()}
+        elif callable(lr):
+            raise ValueError(f"{type(self).__name__}: a learning_rate that is a plain function cannot be "
+                             "saved; use a float or an optimizers.schedules.LearningRateSchedule")
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        lr = config.get("learning_rate")
+        if isinstance(lr, dict):
+            classes = {**_SCHEDULES, **_config.custom_objects(custom_objects)}
+            if lr.get("class_name") not in classes:
+                raise ValueError(f"unknown learning-rate schedule {lr.get('class_name')!r}; expected one of "
+                                 f"{sorted(_SCHEDULES)} (pass custom_objects for your own)")
+            config["learning_rate"] = classes[lr["class_name"]].from_config(dict(lr.get("config", {})))
+        return cls(**config)
+
+    def get_state(self, params) -> dict:
+        """The step count and the state arrays of ``params`` on the host: {"iterations": n,
+        "<i>.<slot>": array}, i the position in ``params`` (e.g. "3.m": Adam's m of params[3])."""
+        out = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        for i, p in enumerate(params):
+            for key, value in self._state.get(id(p), {}).items():
+                out[f"{i}.{key}"] = _device.to_numpy(value).copy()
+        return out
+
+    def set_state(self, params, state) -> None:
+        """The inverse of ``get_state``: checks every array first, then sets them all."""
+        params, new = list(params), {}
+        for name, value in state.items():
+            if name == "iterations":
+                continue
+            index, _, key = name.partition(".")
+            if not index.isdigit() or int(index) >= len(params) or not key:
+                raise ValueError(f"optimizer state {name!r} names no weight of the {len(params)} given")
+            p = params[int(index)]
+            if tuple(value.shape) != p.shape or value.dtype != p.dtype:
+                raise ValueError(f"optimizer state {name!r} is {value.dtype}{tuple(value.shape)}; "
+                                 f"its weight {p.name!r} is {p.dtype}{p.shape}")
+            new.setdefault(id(p), {})[key] = _device.to_device(np.array(value), _device_of(p))
+        self._state.update(new)
+        self.iterations = int(state.get("iterations", self.iterations))
 
 
 class SGD(Optimizer):

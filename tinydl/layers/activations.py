@@ -89,14 +89,32 @@ ACTIVATIONS = {
 
 
 def get_activation(activation, owner="layer"):
-    """A fresh activation layer for a Keras string (or None / "linear" for none)."""
+    """A fresh activation layer for a Keras string (or None / "linear" for none), a layer, or a
+    serialized layer {"class_name", "config"} (what get_config wrote)."""
     if activation is None or activation == "linear":
         return None
     if isinstance(activation, Layer):
         return activation
+    if isinstance(activation, dict):
+        from tinydl.layers.serialization import deserialize
+        return deserialize(activation)
     if activation not in ACTIVATIONS:
         raise ValueError(
             f"{owner}: unknown activation; expected one of {sorted(ACTIVATIONS)} or None; "
             f"received activation={activation!r}"
         )
-    return ACTIVATIONS[activation]()
+    layer = ACTIVATIONS[activation]()
+    layer.activation_name = activation      # what get_config writes back
+    return layer
+
+
+def serialize_activation(activation):
+    """What a config holds for a layer's activation: None, the name it was made from, or the
+    serialized layer (an activation layer passed in, e.g. LeakyReLU(0.1))."""
+    if activation is None:
+        return None
+    name = getattr(activation, "activation_name", None)
+    if name is not None:
+        return name
+    from tinydl.layers.serialization import serialize
+    return serialize(activation)

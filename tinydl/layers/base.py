@@ -49,6 +49,7 @@ class Layer:
     def _ensure_built(self, input_shape, dtype):
         if not self.built:
             self.dtype = np.dtype(dtype)
+            self._build_input_shape = tuple(input_shape)   # what a saved model is rebuilt from
             self.build(tuple(input_shape))
             self.built = True
 
@@ -79,7 +80,22 @@ class Layer:
         return tuple(input_shape)
 
     def get_config(self):
-        return {"name": self.name}
+        """The constructor's arguments as JSON values: ``type(layer).from_config(config)``
+        builds an equal layer. Each layer adds its own arguments to these."""
+        return {"name": self.name, "trainable": getattr(self, "trainable", True),
+                "dtype": None if self.dtype is None else np.dtype(self.dtype).name,
+                "input_shape": None if self.input_shape is None else list(self.input_shape)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        trainable, dtype = config.pop("trainable", True), config.pop("dtype", None)
+        layer = cls(**config)
+        if not trainable:
+            layer.trainable = False
+        if dtype is not None:
+            layer.dtype = np.dtype(dtype)
+        return layer
 
     # -- weights ----------------------------------------------------------------------------
     @property

@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 
-from tinydl import ops
-from tinydl.layers.activations import WithActivation, get_activation
+from tinydl import initializers, ops
+from tinydl.layers.activations import WithActivation, get_activation, serialize_activation
 from tinydl.layers.base import Layer
 from tinydl.ops import _checks
 
@@ -66,8 +66,8 @@ class Conv2D(WithActivation, Layer):
         self.padding = check_padding(padding, "Conv2D")
         self.activation = get_activation(activation, owner="Conv2D")
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
         self.kernel = self.bias = None
         self._cache = None
 
@@ -103,7 +103,9 @@ class Conv2D(WithActivation, Layer):
         return (self.filters, (H + pt + pb - kh) // sh + 1, (W + pl + pr - kw) // sw + 1)
 
     def get_config(self):
-        act = self.activation
+        padding = self.padding if isinstance(self.padding, str) else _checks.pair(self.padding, "padding", 0)
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "strides": self.strides, "padding": self.padding, "use_bias": self.use_bias,
-                "activation": None if act is None else type(act).__name__.lower()}
+                "strides": self.strides, "padding": padding,
+                "activation": serialize_activation(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}

@@ -1,7 +1,7 @@
 """Input, Dense, Flatten, Dropout."""
-from tinydl import ops
+from tinydl import initializers, ops
 from tinydl import random as _random
-from tinydl.layers.activations import WithActivation, get_activation
+from tinydl.layers.activations import WithActivation, get_activation, serialize_activation
 from tinydl.layers.base import Layer
 from tinydl.ops import _checks
 
@@ -28,8 +28,8 @@ class Dense(WithActivation, Layer):
         self.units = units
         self.activation = get_activation(activation, owner="Dense")
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
         self.kernel = self.bias = None
         self._cache = None
 
@@ -62,9 +62,10 @@ class Dense(WithActivation, Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        act = self.activation
-        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias,
-                "activation": None if act is None else type(act).__name__.lower()}
+        return {**super().get_config(), "units": self.units,
+                "activation": serialize_activation(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
 
 
 class Flatten(Layer):
@@ -109,4 +110,5 @@ class Dropout(Layer):
         return ops.dropout_backward(dout, self._cache)
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate,
+                "seed": None if self.seed is None else int(self.seed)}

@@ -1,6 +1,7 @@
 """Residual: y = block(x) + shortcut(x)."""
 from tinydl import ops
 from tinydl.layers.base import Layer
+from tinydl.layers.serialization import deserialize, serialize
 
 
 def _as_list(layers, what):
@@ -67,5 +68,13 @@ class Residual(Layer):
         return self._path_shape(self.block, input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "block": [l.get_config() for l in self.block],
-                "shortcut": [l.get_config() for l in self.shortcut]}
+        # the children as {"class_name", "config"}, rebuilt by from_config
+        return {**super().get_config(), "block": [serialize(layer) for layer in self.block],
+                "shortcut": [serialize(layer) for layer in self.shortcut] or None}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["block"] = [deserialize(d) for d in config["block"]]
+        config["shortcut"] = [deserialize(d) for d in config.get("shortcut") or []] or None
+        return super().from_config(config)
