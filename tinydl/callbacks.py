@@ -80,7 +80,8 @@ class History(Callback):
 
 
 class ProgbarLogger(Callback):
-    """Prints "Epoch i/n" and a progress bar (verbose=1) or one line per epoch (verbose=2)."""
+    """Prints "Epoch i/n", then Keras 3's progress bar (verbose=1, redrawn in place on a terminal
+    or in a notebook) or one line per epoch with its step count (verbose=2)."""
 
     def __init__(self, verbose=1):
         super().__init__()
