@@ -190,6 +190,14 @@ def _can_encode(stream, text) -> bool:
         return False
 
 
+def auto_verbose(stream=None) -> int:
+    """Keras's verbose="auto": 1 (the live bar) on a terminal or in a notebook, else 2 (one line
+    per epoch, for logs and CI)."""
+    stream = stream or sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return 1 if tty or (stream is sys.stdout and _in_notebook()) else 2
+
+
 # ---- the first-compile note ------------------------------------------------------------------
 _announced = False
 
