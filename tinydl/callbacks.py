@@ -12,7 +12,7 @@ import numpy as np
 
 from tinydl._io import atomic_open
 from tinydl._validate import finite_float, nonnegative_int
-from tinydl.progbar import Progbar
+from tinydl.progbar import Progbar, auto_verbose
 
 
 class Callback:
@@ -85,7 +85,7 @@ class ProgbarLogger(Callback):
 
     def __init__(self, verbose=1):
         super().__init__()
-        self.verbose = verbose
+        self.verbose = auto_verbose() if verbose == "auto" else verbose
         self.bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
