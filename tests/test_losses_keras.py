@@ -183,3 +183,18 @@ def test_bad_sample_weight():
         loss(np.zeros((3, 1)), np.zeros((3, 1)), sample_weight=np.ones(2))
     with pytest.raises(ValueError, match="finite and >= 0"):
         loss(np.zeros((3, 1)), np.zeros((3, 1)), sample_weight=np.array([1.0, -1.0, 1.0]))
+
+
+def test_new_ops_refuse_bad_input_before_any_kernel():
+    from tinydl.ops import losses as loss_ops
+    with pytest.raises(ValueError, match="delta"):
+        loss_ops.huber_forward(np.zeros((2, 2)), np.zeros((2, 2)), delta=0.0)
+    with pytest.raises(ValueError, match="target"):
+        loss_ops.mae_forward(np.zeros((2, 2)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"w must be a numeric array of shape \(2,\)"):
+        loss_ops.scale_rows(np.zeros((2, 3)), np.ones(3))
+    with pytest.raises(ValueError, match="w must be finite"):
+        loss_ops.scale_rows(np.zeros((2, 3)), np.array([1.0, np.nan]))
+    # by hand: row n times w[n], any trailing shape
+    np.testing.assert_array_equal(loss_ops.scale_rows(np.ones((2, 2, 2)), np.array([2.0, -1.0])),
+                                  [[[2, 2], [2, 2]], [[-1, -1], [-1, -1]]])
