@@ -100,7 +100,9 @@ def test_history_loss_is_the_sample_weighted_mean_of_batch_losses(setup):
     assert h.history["loss"][0] == pytest.approx(sum(batches) / 10, rel=1e-6)
 
 
-def test_early_stopping_names_a_missing_monitor(setup):
+def test_early_stopping_without_its_monitor_warns_once_and_keeps_training(setup):
     model, x, y = setup
-    with pytest.raises(ValueError, match="'val_accuracy'.*available"):
-        model.fit(x, y, epochs=2, verbose=0, callbacks=[callbacks.EarlyStopping(monitor="val_accuracy")])
+    with pytest.warns(RuntimeWarning, match="'val_accuracy'.*validation_data.*available") as seen:
+        h = model.fit(x, y, epochs=3, verbose=0, callbacks=[callbacks.EarlyStopping(monitor="val_accuracy")])
+    assert h.epoch == [0, 1, 2]
+    assert len([w for w in seen if "val_accuracy" in str(w.message)]) == 1

@@ -1,7 +1,10 @@
 """The command line end to end, on small sizes."""
 import csv
+import re
 import subprocess
 import sys
+
+import pytest
 
 from PIL import Image
 
@@ -37,12 +40,65 @@ def test_train_writes_weights_log_and_plot(tmp_path, capsys):
 def test_compile_notice_only_when_the_cache_is_empty(tmp_path, monkeypatch):
     import numpy as np
 
-    from tinydl import __main__ as cli
-    from tinydl import ops
+    from tinydl import ops, progbar
     from tinydl.kernels import cpu
 
     ops.relu_forward(np.ones(3, np.float32))  # compiles (or loads) a cached kernel
-    assert cli._kernels_compiled()
+    assert progbar.kernels_compiled()
     monkeypatch.setattr(cpu, "__file__", str(tmp_path / "cpu" / "__init__.py"))
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "empty"))
-    assert not cli._kernels_compiled()
+    assert not progbar.kernels_compiled()
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "tinydl", *args], capture_output=True, text=True)
+
+
+def test_help_shows_defaults_and_version():
+    out = _cli("train", "--help").stdout
+    assert "(default: 10)" in out and "(default: auto)" in out and "(default: 0.001)" in out
+    import tinydl
+    assert _cli("--version").stdout.strip() == f"tinydl {tinydl.__version__}"
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--epochs", "0"], "argument --epochs: expected a positive integer; received '0'"),
+    (["--batch-size", "ten"], "argument --batch-size: expected a positive integer; received 'ten'"),
+    (["--lr", "-1"], "argument --lr: expected a positive finite number; received '-1'"),
+    (["--lr", "nan"], "argument --lr: expected a positive finite number"),
+    (["--verbose", "3"], "argument --verbose: expected auto, 0, 1 or 2; received '3'"),
+])
+def test_bad_values_are_one_line_errors(args, match):
+    r = _cli("train", *args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert match in r.stderr.strip().splitlines()[-1]
+
+
+def test_an_existing_out_folder_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "weights.npz").write_bytes(b"earlier run")
+    args = ["train", "--model", "mlp", "--epochs", "1", "--n-train", "100", "--n-test", "50",
+            "--out", str(out), "--verbose", "0"]
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 2
+    assert f"--out {out} already holds weights.npz; pass --overwrite" in capsys.readouterr().err
+    assert (out / "weights.npz").read_bytes() == b"earlier run"
+    assert main(args + ["--overwrite"]) == 0
+    assert (out / "weights.npz").read_bytes() != b"earlier run"
+
+
+def test_train_without_out_picks_a_new_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--model", "mlp", "--epochs", "1", "--n-train", "100", "--n-test", "50", "--verbose", "0"]
+    main(args)
+    main(args)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["mlp-shapes10", "mlp-shapes10-2"]
+
+
+def test_no_compile_claim_when_nothing_compiled(capsys):
+    main(["demo", "--model", "mlp", "--n-train", "100", "--n-test", "50", "--epochs", "1", "--verbose", "2"])
+    out = capsys.readouterr().out
+    assert "compile included" not in out and "compiling kernels" not in out    # the cache is warm here
+    assert re.search(r"^2/2 - \d+s - \d+(us|ms|s)/step - loss: \d\.\d{4} - accuracy: ", out, re.M), out

@@ -21,6 +21,7 @@ THREADING = _threads.configure()
 _threads.configure_blas()
 
 from tinydl import callbacks, initializers, layers, losses, metrics, ops, optimizers  # noqa: E402
+from tinydl import interop, onnx, utils  # noqa: E402
 from tinydl.device import get_device, set_device, to_numpy  # noqa: E402
 from tinydl.gradcheck import GradcheckError, gradcheck  # noqa: E402
 from tinydl.models import Sequential  # noqa: E402

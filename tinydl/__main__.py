@@ -2,9 +2,11 @@
 
     python -m tinydl demo                       train the compact CNN on shapes10 (offline)
     python -m tinydl train --dataset cifar10 --model seed-cnn --epochs 10 --out runs/seed
+    python -m tinydl --version
     python -m tinydl bench                      side-by-side tables against PyTorch
 """
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -26,9 +28,10 @@ def _data(args):
 
 def _train(args, title):
     import tinydl as td
-    from tinydl import callbacks, optimizers, zoo
+    from tinydl import callbacks, optimizers, progbar, zoo
     from tinydl.datasets import DataLoader
 
+    out = _out_folder(args)
     td.set_seed(args.seed)
     if args.device:
         td.set_device(args.device)
@@ -44,55 +47,113 @@ def _train(args, title):
                        augment="crop_flip" if args.augment else None, seed=args.seed)
     test = DataLoader(xt, yt, batch_size=256, shuffle=False, normalize=normalize)
     cbs = []
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        cbs.append(callbacks.CSVLogger(os.path.join(args.out, "log.csv")))
-    if not _kernels_compiled():
-        print("compiling kernels (first run only: Numba caches them on disk)...", flush=True)
+    if out:
+        os.makedirs(out, exist_ok=True)
+        cbs.append(callbacks.CSVLogger(os.path.join(out, "log.csv")))
+    compiling = progbar.announce_first_compile()
+    verbose = progbar.auto_verbose() if args.verbose == "auto" else args.verbose
     t0 = time.perf_counter()
-    history = model.fit(train, epochs=args.epochs, validation_data=test, callbacks=cbs, verbose=args.verbose)
+    history = model.fit(train, epochs=args.epochs, validation_data=test, callbacks=cbs, verbose=verbose)
     elapsed = time.perf_counter() - t0
     loss, acc = model.evaluate(test)
+    note = ", the first-run compile included" if compiling else ""
     print(f"test accuracy {acc:.4f} (loss {loss:.4f}) after {args.epochs} epochs in {elapsed:.1f}s "
-          f"({elapsed / args.epochs:.1f}s per epoch, first-run compile included)")
-    if args.out:
+          f"({elapsed / args.epochs:.1f}s per epoch{note})")
+    if out:
         from tinydl.plot import plot_history
-        model.save_weights(os.path.join(args.out, "weights.npz"))
-        plot_history(history.history, os.path.join(args.out, "curves.png"))
-        print(f"wrote {args.out}/weights.npz, log.csv and curves.png")
+        model.save_weights(os.path.join(out, "weights.npz"))
+        plot_history(history.history, os.path.join(out, "curves.png"), title=f"{args.model} on {args.dataset}")
+        print(f"wrote {out}/weights.npz, log.csv and curves.png")
     return acc
 
 
-def _kernels_compiled() -> bool:
-    """True when Numba's on-disk cache already holds compiled CPU kernels (index files *.nbi
-    beside the kernel sources, or under NUMBA_CACHE_DIR)."""
-    from tinydl.kernels import cpu
+class CliError(Exception):
+    """A bad value on the command line: printed as one line, exit status 2."""
 
-    folders = [os.path.join(os.path.dirname(cpu.__file__), "__pycache__"), os.environ.get("NUMBA_CACHE_DIR", "")]
-    for folder in filter(os.path.isdir, folders):
-        for _, _, files in os.walk(folder):
-            if any(f.endswith(".nbi") for f in files):
-                return True
-    return False
+
+def _out_folder(args):
+    """The folder the run writes to. An explicit --out that already holds files is refused unless
+    --overwrite; without --out, train picks runs/MODEL-DATASET, then -2, -3, ... (never reused)."""
+    if args.out is None:
+        if args.command != "train":
+            return None
+        base = os.path.join("runs", f"{args.model}-{args.dataset}")
+        out, n = base, 1
+        while os.path.exists(out):
+            n += 1
+            out = f"{base}-{n}"
+        return out
+    if os.path.isfile(args.out):
+        raise CliError(f"--out {args.out} is a file; expected a folder")
+    if os.path.isdir(args.out) and os.listdir(args.out) and not args.overwrite:
+        held = sorted(os.listdir(args.out))
+        listed = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
+        raise CliError(f"--out {args.out} already holds {listed}; pass --overwrite to replace "
+                       "the run's files, or choose another folder")
+    return args.out
+
+
+# ---- argument types: a bad value is one line from argparse, before anything runs ----------------
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}")
+    return value
+
+
+def _number(text, positive):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise argparse.ArgumentTypeError(f"expected a {kind} finite number; received {text!r}")
+    return value
+
+
+def _positive_float(text):
+    return _number(text, positive=True)
+
+
+def _nonnegative_float(text):
+    return _number(text, positive=False)
+
+
+def _verbose(text):
+    if text == "auto":
+        return "auto"
+    if text in ("0", "1", "2"):
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected auto, 0, 1 or 2; received {text!r}")
 
 
 def _common(p, dataset, model, epochs, n_train, n_test, lr=1e-3):
     from tinydl import zoo
 
-    p.add_argument("--dataset", choices=["shapes10", "cifar10"], default=dataset)
-    p.add_argument("--model", choices=sorted(zoo.MODELS), default=model)
-    p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=lr)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--dataset", choices=["shapes10", "cifar10"], default=dataset, help="the data set")
+    p.add_argument("--model", choices=sorted(zoo.MODELS), default=model, help="a model of tinydl.zoo")
+    p.add_argument("--epochs", type=_positive_int, default=epochs, help="training epochs")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="training batch size")
+    p.add_argument("--lr", type=_positive_float, default=lr, help="Adam's learning rate")
+    p.add_argument("--weight-decay", type=_nonnegative_float, default=0.0, help="Adam's L2 weight decay")
     p.add_argument("--augment", action="store_true", help="random crop (pad 4) and horizontal flip")
-    p.add_argument("--device", choices=["reference", "cpu", "cuda"], default=None)
-    p.add_argument("--n-train", type=int, default=n_train, help="use only the first N training images")
-    p.add_argument("--n-test", type=int, default=n_test, help="use only the first N test images")
-    p.add_argument("--data-dir", default=None, help="where CIFAR-10 is cached (default $TINYDL_HOME/datasets)")
+    p.add_argument("--device", choices=["reference", "cpu", "cuda"], default=None,
+                   help="the kernels to run (unset: cpu)")
+    p.add_argument("--n-train", type=_positive_int, default=n_train,
+                   help="use only the first N training images (unset: all; shapes10 makes 10000)")
+    p.add_argument("--n-test", type=_positive_int, default=n_test,
+                   help="use only the first N test images (unset: all; shapes10 makes 2000)")
+    p.add_argument("--data-dir", default=None, help="where CIFAR-10 is cached (unset: $TINYDL_HOME/datasets)")
     p.add_argument("--archive", default=None, help="a local cifar-10-python.tar.gz to load instead of downloading")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--verbose", type=int, choices=[0, 1, 2], default=2)
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, the shuffling and the augmentation")
+    p.add_argument("--verbose", type=_verbose, default="auto",
+                   help="auto: a live bar on a terminal or in a notebook, else one line per epoch; "
+                        "0 silent, 1 the bar, 2 one line per epoch")
+    p.add_argument("--overwrite", action="store_true", help="let --out replace the files of an earlier run")
 
 
 def _bench(args):
@@ -121,16 +182,23 @@ def _bench(args):
     return status
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written, and each option's default in --help."""
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tinydl", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from tinydl import __version__
+
+    parser = argparse.ArgumentParser(prog="python -m tinydl", description=__doc__, formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"tinydl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train the compact CNN on the offline shapes10 set")
-    _common(demo, "shapes10", "compact-cnn", 8, 10000, 2000, lr=2e-3)
-    demo.add_argument("--out", default=None, help="folder for weights.npz, log.csv and curves.png")
-    train = sub.add_parser("train", help="train a named model on a data set")
+    demo = sub.add_parser("demo", help="train the compact CNN on the offline shapes10 set", formatter_class=_Formatter)
+    _common(demo, "shapes10", "compact-cnn", 8, None, None, lr=2e-3)
+    demo.add_argument("--out", default=None, help="folder for weights.npz, log.csv and curves.png (unset: none)")
+    train = sub.add_parser("train", help="train a named model on a data set", formatter_class=_Formatter)
     _common(train, "shapes10", "seed-cnn", 10, None, None)
-    train.add_argument("--out", default="runs/latest", help="folder for weights.npz, log.csv and curves.png")
+    train.add_argument("--out", default=None,
+                       help="folder for weights.npz, log.csv and curves.png (unset: a new runs/MODEL-DATASET[-N])")
     bench = sub.add_parser("bench", help="time tinydl against PyTorch, side by side")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions")
     bench.add_argument("--only", nargs="*", help="benchmark scripts to run, e.g. bench_mlp")
@@ -140,7 +208,16 @@ def main(argv=None):
     if args.dataset == "shapes10":
         args.n_train = args.n_train or 10000
         args.n_test = args.n_test or 2000
-    _train(args, "demo" if args.command == "demo" else "train")
+    try:
+        _train(args, "demo" if args.command == "demo" else "train")
+    except CliError as e:
+        parser.exit(2, f"python -m tinydl {args.command}: error: {e}\n")
+    except (ValueError, TypeError, OSError) as e:
+        # a bad value found past argparse (an archive that is not CIFAR-10, a device without a GPU)
+        if os.environ.get("TINYDL_TRACEBACK"):
+            raise
+        parser.exit(1, f"python -m tinydl {args.command}: error: {e}\n"
+                       "(set TINYDL_TRACEBACK=1 to see where it was raised)\n")
     return 0
 
 

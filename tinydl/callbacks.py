@@ -1,15 +1,19 @@
 """Callbacks, Keras's hooks into `fit`: on_train_begin/end, on_epoch_begin/end(epoch, logs),
-on_batch_begin/end(batch, logs). ``self.model`` is the model being trained; setting
-``model.stop_training = True`` ends training after the current batch or epoch."""
+on_train_batch_begin/end(batch, logs) (on_batch_begin/end are Keras's older names: the train
+hooks call them unless overridden), on_test_*/on_predict_* likewise. ``self.model`` is the model
+being trained; setting ``model.stop_training = True`` ends training after the current batch or
+epoch."""
 import csv
 import io
 import math
 import os
+import warnings
 
 import numpy as np
 
 from tinydl._io import atomic_open
-from tinydl.progbar import Progbar
+from tinydl._validate import finite_float, nonnegative_int
+from tinydl.progbar import Progbar, auto_verbose
 
 
 class Callback:
@@ -29,6 +33,22 @@ class Callback:
     def on_epoch_end(self, epoch, logs=None): ...
     def on_batch_begin(self, batch, logs=None): ...
     def on_batch_end(self, batch, logs=None): ...
+
+    # as in Keras: the train-batch hooks default to the older on_batch_* names
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs)
+
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
 
 
 class CallbackList:
@@ -61,11 +81,12 @@ class History(Callback):
 
 
 class ProgbarLogger(Callback):
-    """Prints "Epoch i/n" and a progress bar (verbose=1) or one line per epoch (verbose=2)."""
+    """Prints "Epoch i/n", then Keras 3's progress bar (verbose=1, redrawn in place on a terminal
+    or in a notebook) or one line per epoch with its step count (verbose=2)."""
 
     def __init__(self, verbose=1):
         super().__init__()
-        self.verbose = verbose
+        self.verbose = auto_verbose() if verbose == "auto" else verbose
         self.bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -106,14 +127,16 @@ class EarlyStopping(Callback):
         self.wait, self.stopped_epoch, self.best_epoch = 0, None, None
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_weights = None
+        self._warned = False
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None:
-            raise ValueError(
-                f"EarlyStopping monitors {self.monitor!r}, which the logs do not have; "
-                f"available: {sorted(logs or {})}"
-            )
+            # as Keras: say so once and keep training (no validation data, a misspelt name)
+            if not self._warned:
+                warnings.warn(_missing(type(self).__name__, self.monitor, logs), RuntimeWarning, stacklevel=2)
+                self._warned = True
+            return
         shifted = value + self.min_delta if self.mode == "min" else value - self.min_delta
         if self.better(shifted, self.best):
             self.best, self.best_epoch, self.wait = value, epoch, 0
@@ -130,6 +153,12 @@ class EarlyStopping(Callback):
             self.model.set_weights(self.best_weights)
         if self.verbose and self.stopped_epoch is not None:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping; best epoch {self.best_epoch + 1}")
+
+
+def _missing(owner, monitor, logs):
+    hint = " (pass validation_data= or validation_split= to fit)" if monitor.startswith("val_") else ""
+    return (f"{owner} monitors {monitor!r}, which the logs do not have{hint}; available: "
+            f"{sorted(logs or {})}. Training goes on without it")
 
 
 class ModelCheckpoint(Callback):
@@ -247,3 +276,91 @@ class CSVLogger(Callback):
         csv.writer(text, delimiter=self.separator, lineterminator="\n").writerows(self.rows)
         with atomic_open(self.filename, "w", suffix=".csv") as f:
             f.write(text.getvalue())
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by more than
+    ``min_delta`` for ``patience`` epochs, never below ``min_lr``; then wait ``cooldown`` epochs
+    before counting again (Keras's rule). Each epoch's logs get "learning_rate"."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+        super().__init__()
+        self.factor = finite_float(factor, "factor", low=0.0, high=1.0, low_open=True, high_open=True)
+        self.patience = nonnegative_int(patience, "patience", "ReduceLROnPlateau")
+        self.cooldown = nonnegative_int(cooldown, "cooldown", "ReduceLROnPlateau")
+        self.min_lr = finite_float(min_lr, "min_lr", low=0.0)
+        self.min_delta = abs(finite_float(min_delta, "min_delta"))
+        self.monitor, self.verbose = monitor, verbose
+        self.better, self.mode = _better(mode, monitor)
+
+    def on_train_begin(self, logs=None):
+        if callable(self.model.optimizer.learning_rate):
+            raise ValueError("ReduceLROnPlateau sets the learning rate, so the optimizer's must be a "
+                             f"number; received the schedule {self.model.optimizer.learning_rate!r}")
+        self.wait, self.cooldown_counter, self._warned = 0, 0, False
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        opt = self.model.optimizer
+        logs["learning_rate"] = opt.current_learning_rate()
+        value = logs.get(self.monitor)
+        if value is None:
+            if not self._warned:
+                warnings.warn(_missing("ReduceLROnPlateau", self.monitor, logs), RuntimeWarning, stacklevel=2)
+                self._warned = True
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        shifted = value + self.min_delta if self.mode == "min" else value - self.min_delta
+        if self.better(shifted, self.best):
+            self.best, self.wait = value, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience and opt.learning_rate > self.min_lr:
+                new = max(opt.learning_rate * self.factor, self.min_lr)
+                opt.learning_rate = new
+                self.cooldown_counter, self.wait = self.cooldown, 0
+                if self.verbose:
+                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new:.6g}.")
+
+
+class LambdaCallback(Callback):
+    """A callback made of functions, as Keras's: ``LambdaCallback(on_epoch_end=lambda epoch, logs:
+    ...)``. Epoch and batch hooks take (index, logs); train/test/predict begin/end take (logs).
+    Any other hook may be given by its name as a keyword."""
+
+    _HOOKS = {"on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+              "on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end",
+              "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+              "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end"}
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
+                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
+        super().__init__()
+        given = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end, on_train_begin=on_train_begin,
+                     on_train_end=on_train_end, on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end, **kwargs)
+        for hook, fn in given.items():
+            if hook not in self._HOOKS:
+                raise ValueError(f"LambdaCallback: unknown hook {hook!r}; expected one of {sorted(self._HOOKS)}")
+            if fn is None:
+                continue
+            if not callable(fn):
+                raise TypeError(f"LambdaCallback: {hook} must be a function. Received: {hook}={fn!r}")
+            setattr(self, hook, _indexed(fn) if ("epoch" in hook or "batch" in hook) else _plain(fn))
+
+
+# the user's function gets its arguments positionally, whatever it names them
+def _indexed(fn):
+    def hook(index, logs=None):
+        return fn(index, logs)
+    return hook
+
+
+def _plain(fn):
+    def hook(logs=None):
+        return fn(logs)
+    return hook

@@ -1,5 +1,6 @@
-"""Optimizers in order of increasing complexity: SGD (with momentum, Nesterov), Adam, AdamW.
-Each is a few lines over one fused update kernel (tinydl.ops.sgd_update / adam_update) that
+"""Optimizers in order of increasing complexity: SGD (with momentum, Nesterov), Adam, AdamW,
+then RMSprop and Adagrad (Keras's formulas). Each is a few lines over one fused update kernel
+(tinydl.ops.sgd_update / adam_update / rmsprop_update / adagrad_update) that
 changes a parameter and its optimizer state in place.
 
     opt.step(model.trainable_weights)   # one update of every parameter that has a .grad
@@ -11,6 +12,7 @@ import numpy as np
 from tinydl import _config, ops
 from tinydl import device as _device
 from tinydl.ops import _checks
+from tinydl.ops import optim as _optim_ops
 
 
 # -- learning-rate schedules (a function of the 0-based step, as in Keras) ----------------------
@@ -240,7 +242,43 @@ class AdamW(Adam):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, **kwargs)
 
 
-ALIASES = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+class RMSprop(Optimizer):
+    """Keras's RMSprop: v = rho v + (1 - rho) g^2;  inc = lr g / sqrt(v + epsilon);
+    p -= inc, or m = momentum m + inc; p -= m. epsilon sits INSIDE the root (PyTorch's RMSprop
+    adds it outside: the two agree when epsilon is negligible next to v)."""
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, weight_decay=0.0, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        self.rho = _checks.finite_float(rho, "rho", low=0.0, high=1.0, high_open=True)
+        self.momentum = _checks.finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
+
+    def _update(self, p, state, lr, t):
+        momentum = self._slot(state, "momentum", p) if self.momentum > 0 else None
+        _optim_ops.rmsprop_update(p.value, p.grad, self._slot(state, "velocity", p), momentum, lr,
+                                  self.rho, self.momentum, self.epsilon, self.weight_decay)
+
+
+class Adagrad(Optimizer):
+    """Keras's Adagrad: a = initial_accumulator_value at the start; a += g^2;
+    p -= lr g / sqrt(a + epsilon) (PyTorch's Adagrad: epsilon outside the root)."""
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=0.0,
+                 **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        self.initial_accumulator_value = _checks.finite_float(
+            initial_accumulator_value, "initial_accumulator_value", low=0.0)
+        self.epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
+
+    def _update(self, p, state, lr, t):
+        if "accumulator" not in state:
+            dev = "cuda" if _device.is_device_array(p.value) else "cpu"
+            start = np.full(p.shape, self.initial_accumulator_value, dtype=p.dtype)
+            state["accumulator"] = _device.to_device(start, dev)
+        _optim_ops.adagrad_update(p.value, p.grad, state["accumulator"], lr, self.epsilon, self.weight_decay)
+
+
+ALIASES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
 def get(optimizer) -> Optimizer:

@@ -232,3 +232,94 @@ def mse_forward(pred, target):
 def mse_backward(dloss, cache):
     diff = cache
     return _mse_backward(diff.reshape(-1), 2.0 * dloss / diff.size).reshape(diff.shape)
+
+
+# ---- mean absolute error ----------------------------------------------------------------------
+@njit(parallel=True, cache=True)
+def _mae_forward(pred, target, diff):
+    total = 0.0
+    for i in prange(pred.size):
+        d = pred[i] - target[i]
+        diff[i] = d
+        total += abs(np.float64(d))
+    return total
+
+
+@njit(parallel=True, cache=True)
+def _mae_backward(diff, scale):
+    # sign(d) * scale, 0 where d == 0
+    d = np.empty_like(diff)
+    for i in prange(diff.size):
+        if diff[i] > 0:
+            d[i] = scale
+        elif diff[i] < 0:
+            d[i] = -scale
+        else:
+            d[i] = 0
+    return d
+
+
+def mae_forward(pred, target):
+    diff = np.empty_like(pred)
+    total = _mae_forward(pred.reshape(-1), target.reshape(-1), diff.reshape(-1))
+    return float(total / pred.size), diff
+
+
+def mae_backward(dloss, cache):
+    diff = cache
+    return _mae_backward(diff.reshape(-1), dloss / diff.size).reshape(diff.shape)
+
+
+# ---- Huber: quadratic inside |d| <= delta, linear outside ---------------------------------------
+@njit(parallel=True, cache=True)
+def _huber_forward(pred, target, delta, diff):
+    total = 0.0
+    for i in prange(pred.size):
+        d = pred[i] - target[i]
+        diff[i] = d
+        a = abs(np.float64(d))
+        total += 0.5 * a * a if a <= delta else delta * (a - 0.5 * delta)
+    return total
+
+
+@njit(parallel=True, cache=True)
+def _huber_backward(diff, delta, scale):
+    d = np.empty_like(diff)
+    for i in prange(diff.size):
+        v = np.float64(diff[i])
+        if abs(v) <= delta:
+            d[i] = v * scale
+        elif v > 0:
+            d[i] = delta * scale
+        else:
+            d[i] = -delta * scale
+    return d
+
+
+def huber_forward(pred, target, delta):
+    diff = np.empty_like(pred)
+    total = _huber_forward(pred.reshape(-1), target.reshape(-1), float(delta), diff.reshape(-1))
+    return float(total / pred.size), (diff, float(delta))
+
+
+def huber_backward(dloss, cache):
+    diff, delta = cache
+    return _huber_backward(diff.reshape(-1), delta, dloss / diff.size).reshape(diff.shape)
+
+
+# ---- sample weights on a gradient: row n times w[n] ---------------------------------------------
+@njit(parallel=True, cache=True)
+def _scale_rows(x, w, out):
+    # x, out (N, M); w (N,)
+    n, m = x.shape
+    for i in prange(n):
+        for j in range(m):
+            out[i, j] = x[i, j] * w[i]
+    return out
+
+
+def scale_rows(x, w):
+    n = x.shape[0]
+    x2 = x.reshape(n, -1)
+    out = _scale_rows(x2, w.astype(x.dtype), np.empty_like(x2))
+    return out.reshape(x.shape)

@@ -56,3 +56,43 @@ def adam_update(p, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
     _adam(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), dt(lr),
           dt(beta_1), dt(1 - beta_1), dt(beta_2), dt(1 - beta_2),
           dt(1 - beta_1 ** t), dt(1 - beta_2 ** t), dt(epsilon), dt(l2), dt(shrink))
+
+
+@njit(parallel=True, cache=True)
+def _rmsprop(p, g, vel, mom, lr, rho, one_minus_rho, momentum, epsilon, weight_decay, use_momentum):
+    for i in prange(p.size):
+        d = g[i] + weight_decay * p[i]                 # g' = g + wd p
+        v = rho * vel[i] + one_minus_rho * (d * d)     # v = rho v + (1 - rho) g'^2
+        vel[i] = v
+        inc = lr * d / np.sqrt(v + epsilon)            # Keras: eps inside the root
+        if use_momentum:
+            m = momentum * mom[i] + inc
+            mom[i] = m
+            p[i] -= m
+        else:
+            p[i] -= inc
+
+
+@njit(parallel=True, cache=True)
+def _adagrad(p, g, acc, lr, epsilon, weight_decay):
+    for i in prange(p.size):
+        d = g[i] + weight_decay * p[i]
+        a = acc[i] + d * d
+        acc[i] = a
+        p[i] -= lr * d / np.sqrt(a + epsilon)
+
+
+def rmsprop_update(p, g, velocity, momentum_buf, lr, rho=0.9, momentum=0.0, epsilon=1e-7,
+                   weight_decay=0.0):
+    # p, g, velocity, momentum_buf (...) same shape; all but g change in place
+    dt = p.dtype.type
+    use_momentum = momentum != 0.0
+    mom = momentum_buf.reshape(-1) if use_momentum else np.zeros(1, dtype=p.dtype)
+    _rmsprop(p.reshape(-1), g.reshape(-1), velocity.reshape(-1), mom, dt(lr), dt(rho),
+             dt(1 - rho), dt(momentum), dt(epsilon), dt(weight_decay), use_momentum)
+
+
+def adagrad_update(p, g, accumulator, lr, epsilon=1e-7, weight_decay=0.0):
+    dt = p.dtype.type
+    _adagrad(p.reshape(-1), g.reshape(-1), accumulator.reshape(-1), dt(lr), dt(epsilon),
+             dt(weight_decay))

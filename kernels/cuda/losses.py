@@ -331,3 +331,99 @@ def mse_backward(dloss, cache):
     d = empty(diff.shape, diff.dtype)
     _mse_backward[blocks(diff.size), TPB](flat(diff), 2 * dloss / diff.size, flat(d))
     return d
+
+
+# ---- mean absolute error: one thread per element ------------------------------------------------
+@cuda.jit
+def _mae_forward(pred, target, diff, terms):
+    i = cuda.grid(1)
+    if i < pred.size:
+        dv = pred[i] - target[i]
+        diff[i] = dv
+        terms[i] = abs(float64(dv))
+
+
+@cuda.jit
+def _mae_backward(diff, scale, d):
+    # sign(diff) * scale, 0 where diff == 0
+    i = cuda.grid(1)
+    if i < diff.size:
+        if diff[i] > 0:
+            d[i] = scale
+        elif diff[i] < 0:
+            d[i] = -scale
+        else:
+            d[i] = 0
+
+
+def mae_forward(pred, target):
+    pred, target = on_device(pred), on_device(target)
+    diff = empty(pred.shape, pred.dtype)
+    terms = empty((pred.size,), np.float64)
+    _mae_forward[blocks(pred.size), TPB](flat(pred), flat(target), flat(diff), terms)
+    return total(terms) / pred.size, diff
+
+
+def mae_backward(dloss, cache):
+    diff = cache
+    d = empty(diff.shape, diff.dtype)
+    _mae_backward[blocks(diff.size), TPB](flat(diff), dloss / diff.size, flat(d))
+    return d
+
+
+# ---- Huber: one thread per element ----------------------------------------------------------------
+@cuda.jit
+def _huber_forward(pred, target, delta, diff, terms):
+    i = cuda.grid(1)
+    if i < pred.size:
+        dv = pred[i] - target[i]
+        diff[i] = dv
+        a = abs(float64(dv))
+        terms[i] = 0.5 * a * a if a <= delta else delta * (a - 0.5 * delta)
+
+
+@cuda.jit
+def _huber_backward(diff, delta, scale, d):
+    # diff where |diff| <= delta, else delta sign(diff); times scale
+    i = cuda.grid(1)
+    if i < diff.size:
+        v = float64(diff[i])
+        if abs(v) <= delta:
+            d[i] = v * scale
+        elif v > 0:
+            d[i] = delta * scale
+        else:
+            d[i] = -delta * scale
+
+
+def huber_forward(pred, target, delta):
+    pred, target = on_device(pred), on_device(target)
+    diff = empty(pred.shape, pred.dtype)
+    terms = empty((pred.size,), np.float64)
+    _huber_forward[blocks(pred.size), TPB](flat(pred), flat(target), float(delta), flat(diff), terms)
+    return total(terms) / pred.size, (diff, float(delta))
+
+
+def huber_backward(dloss, cache):
+    diff, delta = cache
+    d = empty(diff.shape, diff.dtype)
+    _huber_backward[blocks(diff.size), TPB](flat(diff), delta, dloss / diff.size, flat(d))
+    return d
+
+
+# ---- sample weights on a gradient: one thread per element, row n times w[n] ------------------------
+@cuda.jit
+def _scale_rows(x, w, m, out):
+    # x, out flat (N * M,); w (N,)
+    k = cuda.grid(1)
+    if k < x.size:
+        out[k] = x[k] * w[k // m]
+
+
+def scale_rows(x, w):
+    x = on_device(x)
+    out = empty(x.shape, x.dtype)
+    if x.size:
+        m = x.size // x.shape[0]
+        _scale_rows[blocks(x.size), TPB](flat(x), on_device(w.astype(x.dtype)), m, flat(out))
+    return out

@@ -73,3 +73,54 @@ def adam_update(p, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                                    dt(beta_1), dt(1 - beta_1), dt(beta_2), dt(1 - beta_2),
                                    dt(1 - beta_1 ** t), dt(1 - beta_2 ** t), dt(epsilon),
                                    dt(l2), dt(shrink))
+
+
+# ---- RMSprop and Adagrad (Keras's formulas: epsilon inside the square root) --------------------
+@cuda.jit
+def _rmsprop(p, g, vel, mom, lr, rho, one_minus_rho, momentum, epsilon, weight_decay, use_momentum):
+    i = cuda.grid(1)
+    if i < p.size:
+        d = g[i] + weight_decay * p[i]                 # g' = g + wd p
+        v = rho * vel[i] + one_minus_rho * (d * d)     # v = rho v + (1 - rho) g'^2
+        vel[i] = v
+        inc = lr * d / math.sqrt(v + epsilon)
+        if use_momentum:
+            m = momentum * mom[i] + inc
+            mom[i] = m
+            p[i] -= m
+        else:
+            p[i] -= inc
+
+
+@cuda.jit
+def _adagrad(p, g, acc, lr, epsilon, weight_decay):
+    i = cuda.grid(1)
+    if i < p.size:
+        d = g[i] + weight_decay * p[i]
+        a = acc[i] + d * d
+        acc[i] = a
+        p[i] -= lr * d / math.sqrt(a + epsilon)
+
+
+def rmsprop_update(p, g, velocity, momentum_buf, lr, rho=0.9, momentum=0.0, epsilon=1e-7,
+                   weight_decay=0.0):
+    dt = p.dtype.type
+    use_momentum = momentum != 0.0
+    if not use_momentum:
+        momentum_buf = None
+    if p.size == 0:
+        return
+    with writeback(p, velocity, momentum_buf) as (p, velocity, momentum_buf):
+        mom = flat(momentum_buf) if use_momentum else empty((1,), p.dtype)   # an unused stand-in
+        _rmsprop[blocks(p.size), TPB](flat(p), flat(on_device(g)), flat(velocity), mom, dt(lr),
+                                      dt(rho), dt(1 - rho), dt(momentum), dt(epsilon),
+                                      dt(weight_decay), use_momentum)
+
+
+def adagrad_update(p, g, accumulator, lr, epsilon=1e-7, weight_decay=0.0):
+    dt = p.dtype.type
+    if p.size == 0:
+        return
+    with writeback(p, accumulator) as (p, accumulator):
+        _adagrad[blocks(p.size), TPB](flat(p), flat(on_device(g)), flat(accumulator), dt(lr),
+                                      dt(epsilon), dt(weight_decay))

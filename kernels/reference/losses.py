@@ -110,3 +110,36 @@ def mse_backward(dloss, cache):
     # 2 (pred - target) / numel * dloss
     diff = cache
     return diff * (2 * dloss / diff.size)
+
+
+# ---- added for Keras's regression losses and sample weights ------------------------------------
+def mae_forward(pred, target):
+    # mean over all elements of |pred - target|
+    diff = pred - target
+    return _mean64(np.abs(diff), diff.size), diff
+
+
+def mae_backward(dloss, cache):
+    # sign(pred - target) / numel * dloss   (0 where pred == target, as PyTorch's L1Loss)
+    diff = cache
+    return (np.sign(diff) * (dloss / diff.size)).astype(diff.dtype)
+
+
+def huber_forward(pred, target, delta):
+    # d = pred - target: 0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta); the mean
+    diff = pred - target
+    a = np.abs(diff)
+    terms = np.where(a <= delta, 0.5 * diff * diff, delta * (a - 0.5 * delta))
+    return _mean64(terms, diff.size), (diff, delta)
+
+
+def huber_backward(dloss, cache):
+    # d where |d| <= delta, else delta sign(d); over numel, times dloss
+    diff, delta = cache
+    g = np.where(np.abs(diff) <= delta, diff, delta * np.sign(diff))
+    return (g * (dloss / diff.size)).astype(diff.dtype)
+
+
+def scale_rows(x, w):
+    # x (N, ...), w (N,) -> x * w[n] on every element of row n (a sample weight on a gradient)
+    return x * w.reshape((-1,) + (1,) * (x.ndim - 1))

@@ -107,3 +107,46 @@ def mse_forward(pred, target):
 def mse_backward(dloss, cache):
     """2 (pred - target) / numel * dloss."""
     return _back("mse", dloss, cache)
+
+
+# ---- added for Keras's regression losses and sample weights ------------------------------------
+__all__ += ["mae_forward", "mae_backward", "huber_forward", "huber_backward", "scale_rows"]
+
+
+def mae_forward(pred, target):
+    """Mean over all elements of |pred - target| (PyTorch's L1Loss, Keras's MeanAbsoluteError)."""
+    pred, target = _same_shape_inputs(pred, target, "pred", "target")
+    return _run("mae", pred, target)
+
+
+def mae_backward(dloss, cache):
+    """sign(pred - target) / numel * dloss (0 where they are equal)."""
+    return _back("mae", dloss, cache)
+
+
+def huber_forward(pred, target, delta=1.0):
+    """Mean of 0.5 d^2 where |d| <= delta, delta (|d| - delta/2) elsewhere; d = pred - target
+    (PyTorch's HuberLoss, Keras's Huber). delta > 0."""
+    pred, target = _same_shape_inputs(pred, target, "pred", "target")
+    delta = _checks.finite_float(delta, "delta", low=0.0, low_open=True)
+    loss, cache = _device.backend("losses").huber_forward(pred, target, delta)
+    return float(loss), Saved(cache, tuple(pred.shape), np.dtype(pred.dtype))
+
+
+def huber_backward(dloss, cache):
+    """d where |d| <= delta, else delta sign(d); over numel, times dloss."""
+    return _back("huber", dloss, cache)
+
+
+def scale_rows(x, w):
+    """x (N, ...) with row n multiplied by w[n]: a loss gradient under sample weights w (N,)."""
+    x = _checks.as_float(x, "x")
+    if len(x.shape) < 1:
+        raise ValueError(f"x must have a batch axis; received shape {tuple(x.shape)}")
+    w = np.asarray(_device.to_numpy(w))
+    if w.dtype.kind not in "biuf" or w.shape != (int(x.shape[0]),):
+        raise ValueError(f"w must be a numeric array of shape ({int(x.shape[0])},), one weight per "
+                         f"row of x; received dtype {w.dtype}, shape {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w must be finite; received a NaN or infinite weight")
+    return _device.backend("losses").scale_rows(x, np.ascontiguousarray(w, dtype=x.dtype))

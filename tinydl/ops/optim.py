@@ -49,3 +49,41 @@ def adam_update(p, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
     weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
     _device.backend("optim").adam_update(p, g, m, v, t, lr, beta_1, beta_2, epsilon,
                                           weight_decay, bool(decoupled))
+
+
+__all__ += ["rmsprop_update", "adagrad_update"]
+
+
+def rmsprop_update(p, g, velocity, momentum_buf, lr, rho=0.9, momentum=0.0, epsilon=1e-7,
+                   weight_decay=0.0):
+    """Keras's RMSprop: g' = g + wd p; v = rho v + (1 - rho) g'^2; inc = lr g' / sqrt(v + eps);
+    p -= inc, or through m = momentum m + inc when momentum > 0 (``momentum_buf`` may be None
+    otherwise). epsilon sits inside the root (PyTorch adds it outside). Returns None."""
+    p = inplace(p, "p")
+    g = like(g, p, "g")
+    velocity = _state(velocity, p, "velocity")
+    lr = _checks.finite_float(lr, "lr", low=0.0)
+    rho = _checks.finite_float(rho, "rho", low=0.0, high=1.0, high_open=True)
+    momentum = _checks.finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+    epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
+    weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
+    if momentum > 0:
+        if momentum_buf is None:
+            raise ValueError(f"momentum_buf must be an array like p when momentum > 0; received None "
+                             f"(momentum={momentum})")
+        momentum_buf = _state(momentum_buf, p, "momentum_buf")
+    else:
+        momentum_buf = None
+    _device.backend("optim").rmsprop_update(p, g, velocity, momentum_buf, lr, rho, momentum,
+                                             epsilon, weight_decay)
+
+
+def adagrad_update(p, g, accumulator, lr, epsilon=1e-7, weight_decay=0.0):
+    """Keras's Adagrad: g' = g + wd p; a += g'^2; p -= lr g' / sqrt(a + eps). Returns None."""
+    p = inplace(p, "p")
+    g = like(g, p, "g")
+    accumulator = _state(accumulator, p, "accumulator")
+    lr = _checks.finite_float(lr, "lr", low=0.0)
+    epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
+    weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
+    _device.backend("optim").adagrad_update(p, g, accumulator, lr, epsilon, weight_decay)
