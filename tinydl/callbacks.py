@@ -29,6 +29,18 @@ class Callback:
     def on_batch_begin(self, batch, logs=None): ...
     def on_batch_end(self, batch, logs=None): ...
 
+    # Keras's batch hooks; the training ones default to the on_batch_* aliases above
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs)
+
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
+
 
 class CallbackList:
     """Calls each hook on every callback in order."""
@@ -42,7 +54,9 @@ class CallbackList:
     def __getattr__(self, hook):
         def call_all(*args):
             for cb in self.callbacks:
-                getattr(cb, hook)(*args)
+                fn = getattr(cb, hook, None)    # a duck-typed callback may lack a hook
+                if fn is not None:
+                    fn(*args)
         return call_all
 
 

@@ -6,6 +6,7 @@ binary cross-entropy, is fused by ``Sequential.compile`` into the from-logits fo
 kernel whose gradient is p - y (or sigmoid(a) - y), finite even at logits of 1e4.
 """
 from tinydl import ops
+from tinydl import tape as _tape
 
 
 class Loss:
@@ -19,6 +20,9 @@ class Loss:
 
     def __call__(self, y_true, y_pred) -> float:
         loss, self._cache, self._backward = self._forward(y_true, y_pred)
+        tape = _tape.active()
+        if hasattr(tape, "record_loss"):   # a GradientTape records the loss call
+            tape.record_loss(self, y_pred, loss)
         return loss
 
     def _forward(self, y_true, y_pred):
