@@ -116,6 +116,8 @@ def get_config(model):
         "output_layers": [ref(t, index) for t in model._outputs],
         "input_keys": model._input_keys,
         "output_keys": model._output_keys,
+        "single_input": model._single_input,
+        "single_output": model._single_output,
     }
 
 
@@ -156,6 +158,10 @@ def from_config(config, custom_objects=None):
     outputs = [tensor(r) for r in config["output_layers"]]
     if config.get("input_keys"):
         inputs = dict(zip(config["input_keys"], inputs))
+    elif config.get("single_input"):
+        inputs = inputs[0]
     if config.get("output_keys"):
         outputs = dict(zip(config["output_keys"], outputs))
+    elif config.get("single_output"):
+        outputs = outputs[0]
     return inputs, outputs
