@@ -18,6 +18,7 @@ from tinydl import device as _device
 from tinydl import losses as _losses
 from tinydl import metrics as _metrics
 from tinydl import optimizers as _optimizers
+from tinydl.models import data as _data
 from tinydl.layers.activations import Sigmoid, Softmax, WithActivation
 from tinydl.ops import merge as _merge
 from tinydl.progbar import Progbar
@@ -208,7 +209,7 @@ class Trainer:
                              f"by output name {[p.name for p in self._plan]}")
         return list(y)
 
-    def _losses_and_grads(self, y, outs):
+    def _losses_and_grads(self, y, outs, sample_weight=None):
         """The weighted total loss, each output's loss, and dLoss/dOutput per output."""
         outs = list(outs.values()) if isinstance(outs, dict) else list(outs) if len(self._plan) > 1 else [outs]
         total, per, douts = 0.0, [], []
@@ -218,8 +219,11 @@ class Trainer:
                     per.append(None)
                     douts.append(None)
                     continue
-                value = float(p.train_loss(yi, oi))
-                g = p.train_loss.backward()
+                if sample_weight is None:
+                    value = float(p.train_loss(yi, oi))
+                    g = p.train_loss.backward()
+                else:
+                    value, g = _data.weighted_loss(p.train_loss, yi, oi, sample_weight)
                 douts.append(g if p.weight == 1.0 else _merge.scale(g, p.weight))
                 per.append(value)
                 total += p.weight * value
@@ -237,23 +241,23 @@ class Trainer:
     def train_step(self, data):
         """One optimizer step on ``data`` = (x, y); returns the logs (running means)."""
         self._require_loss("train_step")
-        x, y = data[0], data[1]
+        x, y, sw = _data.unpack(data)
         self.zero_grad()
         outs = self._execute(x, training=True, plan=self._graph_plan())
-        total, per, douts, flat = self._losses_and_grads(y, outs)
+        total, per, douts, flat = self._losses_and_grads(y, outs, sw)
         self._last_batch_loss = total
         if np.isfinite(total):
             self.backward(douts if len(douts) > 1 else douts[0])
             self.optimizer.step(self.trainable_weights)
-        return self._update_logs(y, flat, total, per, _batch_len(x))
+        return self._update_logs(y, flat, total, per, _data.batch_len(x))
 
     def test_step(self, data):
         """The loss and metrics of one batch (running means since the last reset)."""
         self._require_loss("test_step")
-        x, y = data[0], data[1]
+        x, y, sw = _data.unpack(data)
         outs = self._execute(x, training=False, plan=self._graph_plan())
-        total, per, _, flat = self._losses_and_grads(y, outs)
-        return self._update_logs(y, flat, total, per, _batch_len(x))
+        total, per, _, flat = self._losses_and_grads(y, outs, sw)
+        return self._update_logs(y, flat, total, per, _data.batch_len(x))
 
     def predict_step(self, data):
         x = data[0] if isinstance(data, tuple) else data
@@ -281,7 +285,7 @@ class Trainer:
                                  f"{[len(a) for a in arrays]}")
         else:
             x, y = data_adapter.check_arrays(x, y)
-        sample = _take(x, slice(0, 1))
+        sample = _data.take(x, slice(0, 1))
         self._prepare_inputs(sample)
         self._check_targets(y)
         return x, y
@@ -302,12 +306,12 @@ class Trainer:
                     bad = yi[(yi < 0) | (yi >= classes)][0]
                     raise ValueError(f"labels must lie in [0, {classes}); received a label {int(bad)}")
 
-    def _batches(self, x, y, batch_size, shuffle):
-        if isinstance(x, (list, tuple, dict)) or isinstance(y, (list, tuple, dict)):
-            return StructBatches(x, y, batch_size, shuffle)
+    def _batches(self, x, y, batch_size, shuffle, sample_weight=None):
+        if isinstance(x, (list, tuple, dict)) or isinstance(y, (list, tuple, dict)) or sample_weight is not None:
+            return _data.StructBatches(x, y, batch_size, shuffle, sample_weight)
         return data_adapter.ArrayBatches(x, y, batch_size, shuffle)
 
-    def _fit_data(self, x, y, batch_size, shuffle, validation_split, validation_data):
+    def _fit_data(self, x, y, batch_size, shuffle, validation_split, validation_data, sw=None):
         if not isinstance(x, dict) and data_adapter.is_batch_iterable(x):
             if validation_split:
                 raise ValueError("validation_split needs arrays; pass validation_data with a DataLoader")
@@ -316,27 +320,40 @@ class Trainer:
             if y is None:
                 raise ValueError("fit needs targets y with array input x")
             x, y = self._check_data(x, y)
+            sw = _data.check_weights(sw, _data.batch_len(x))
             if validation_split:
-                (x, y), split = _split(x, y, validation_split)
+                (x, y), split = _data.split(x, y, validation_split)
+                if sw is not None:
+                    sw = sw[:_data.batch_len(x)]
                 validation_data = validation_data if split is None else split
-            train = self._batches(x, y, batch_size, shuffle)
+            train = self._batches(x, y, batch_size, shuffle, sw)
         val = None
         if validation_data is not None:
             if data_adapter.is_batch_iterable(validation_data):
                 val = validation_data
             else:
                 vx, vy = self._check_data(*validation_data[:2])
-                val = self._batches(vx, vy, batch_size, shuffle=False)
+                vsw = validation_data[2] if len(validation_data) > 2 else None
+                val = self._batches(vx, vy, batch_size, shuffle=False, sample_weight=vsw)
         return train, val
 
     # -- fit / evaluate / predict -----------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
-        """Keras's training loop; returns the History (``history.history[name]`` per epoch)."""
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            sample_weight=None, class_weight=None):
+        """Keras's training loop; returns the History (``history.history[name]`` per epoch).
+        ``sample_weight`` (N,) or ``class_weight`` {class: weight} weigh each sample's loss
+        (the batch loss is sum_i w_i * loss_i / N, as in Keras)."""
         self._require_compiled("fit")
         batch_size = 32 if batch_size is None else batch_size
         verbose = _auto_verbose() if verbose == "auto" else verbose
-        train, val = self._fit_data(x, y, batch_size, shuffle, validation_split, validation_data)
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError("pass sample_weight or class_weight, not both")
+            if y is None or isinstance(y, (list, tuple, dict)):
+                raise ValueError("class_weight needs array targets y of a single-output model")
+            sample_weight = _data.class_weights(class_weight, y)
+        train, val = self._fit_data(x, y, batch_size, shuffle, validation_split, validation_data, sample_weight)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1 or initial_epoch >= epochs:
             raise ValueError(f"epochs must be an int > initial_epoch={initial_epoch}; received epochs={epochs!r}")
         history = _callbacks.History()
@@ -368,7 +385,7 @@ class Trainer:
         logs = {}
         for step, batch in enumerate(batches):
             cbs.on_train_batch_begin(step, {})
-            logs = _floats(self.train_step(tuple(batch)))
+            logs = _data.floats(self.train_step(tuple(batch)))
             loss = logs.get("loss", 0.0)
             if not np.isfinite(loss) and not stop_on_nan:
                 raise ValueError(f"the loss became {loss} at epoch {epoch + 1}, batch {step + 1}: "
@@ -395,13 +412,14 @@ class Trainer:
         for step, batch in enumerate(batches):
             if cbs is not None:
                 cbs.on_test_batch_begin(step, {})
-            logs = _floats(self.test_step(tuple(batch)))
+            logs = _data.floats(self.test_step(tuple(batch)))
             if cbs is not None:
                 cbs.on_test_batch_end(step, logs)
         self._last_logs = dict(logs)
         return dict(logs)
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, return_dict=False, callbacks=None):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, return_dict=False, callbacks=None,
+                 sample_weight=None):
         """The logs of the last test_step (loss and metrics over the data): a float, a list in
         metrics_names order, or a dict with ``return_dict``."""
         self._require_compiled("evaluate")
@@ -410,7 +428,8 @@ class Trainer:
             batches = x
         else:
             x, y = self._check_data(x, y)
-            batches = self._batches(x, y, batch_size, shuffle=False)
+            sw = _data.check_weights(sample_weight, _data.batch_len(x))
+            batches = self._batches(x, y, batch_size, shuffle=False, sample_weight=sw)
         cbs = _callbacks.CallbackList(list(callbacks or []), self, {"verbose": verbose}) if callbacks else None
         logs = self._evaluate_batches(batches, cbs)
         if verbose:
@@ -430,7 +449,7 @@ class Trainer:
             if not isinstance(x, (list, tuple, dict)):
                 x, _ = data_adapter.check_arrays(x)
             batches = ((xb,) for xb, _ in self._batches(x, None, batch_size, shuffle=False))
-            steps = -(-_batch_len(x) // batch_size)
+            steps = -(-_data.batch_len(x) // batch_size)
         cbs = _callbacks.CallbackList(list(callbacks or []), self, {"verbose": verbose})
         bar = Progbar(steps) if verbose else None
         outs = []
@@ -441,70 +460,4 @@ class Trainer:
             cbs.on_predict_batch_end(i, {"outputs": out})
             if bar:
                 bar.update(i + 1, finalize=(i + 1 == steps))
-        return _concat(outs)
-
-
-# ---- helpers ------------------------------------------------------------------------------
-def _floats(logs):
-    return {k: float(_device.to_numpy(v)) if hasattr(v, "shape") else float(v) for k, v in dict(logs).items()}
-
-
-def _take(a, idx):
-    if isinstance(a, dict):
-        return {k: _take(v, idx) for k, v in a.items()}
-    if isinstance(a, (list, tuple)):
-        return [_take(v, idx) for v in a]
-    return None if a is None else np.asarray(a)[idx]
-
-
-def _batch_len(x):
-    if isinstance(x, dict):
-        return _batch_len(next(iter(x.values())))
-    if isinstance(x, (list, tuple)):
-        return _batch_len(x[0])
-    return len(x)
-
-
-def _split(x, y, fraction):
-    """Keras's rule: the last ``fraction`` of the samples, before any shuffling."""
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"validation_split must lie in [0, 1); received {fraction!r}")
-    n = _batch_len(x)
-    n_val = int(n * fraction)
-    if fraction and n_val == 0:
-        raise ValueError(f"validation_split={fraction} leaves no validation sample out of {n}")
-    if n_val == 0:
-        return (x, y), None
-    head, tail = slice(0, n - n_val), slice(n - n_val, n)
-    return (_take(x, head), _take(y, head)), (_take(x, tail), _take(y, tail))
-
-
-def _concat(outs):
-    first = outs[0]
-    if isinstance(first, dict):
-        return {k: np.concatenate([_device.to_numpy(o[k]) for o in outs], axis=0) for k in first}
-    if isinstance(first, (list, tuple)):
-        return [np.concatenate([_device.to_numpy(o[i]) for o in outs], axis=0) for i in range(len(first))]
-    return np.concatenate([_device.to_numpy(o) for o in outs], axis=0)
-
-
-class StructBatches:
-    """Batches of (x, y) where x and / or y are lists or dicts of arrays of one length."""
-
-    def __init__(self, x, y, batch_size, shuffle):
-        from tinydl import random as _random
-        from tinydl._validate import positive_int
-
-        self._rng = _random.generator
-        batch_size = positive_int(batch_size, "batch_size")
-        self.x, self.y, self.batch_size, self.shuffle = x, y, int(batch_size), shuffle
-        self.n = _batch_len(x)
-
-    def __len__(self):
-        return -(-self.n // self.batch_size)
-
-    def __iter__(self):
-        order = self._rng().permutation(self.n) if self.shuffle else np.arange(self.n)
-        for start in range(0, self.n, self.batch_size):
-            idx = order[start:start + self.batch_size]
-            yield _take(self.x, idx), _take(self.y, idx)
+        return _data.concat(outs)
