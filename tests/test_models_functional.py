@@ -256,3 +256,30 @@ def test_get_config_round_trips_through_json():
     seq = td.Sequential([layers.Input((3,)), layers.Dense(4), layers.ReLU()], name="s")
     seq2 = td.Sequential.from_config(json.loads(json.dumps(seq.get_config())))
     assert seq2.count_params() == seq.count_params() and seq2.name == "s"
+
+
+def test_attention_in_a_graph_self_and_cross(rng):
+    x = td.Input((5, 8), dtype=np.float64)
+    h = layers.Add()([x, layers.MultiHeadAttention(2, 4)(x)])
+    model = td.Model(x, layers.Dense(3)(layers.LayerNormalization()(h)))
+    assert td.gradcheck(model, rng.standard_normal((2, 5, 8)))
+    q, v = td.Input((5, 8), dtype=np.float64), td.Input((7, 8), dtype=np.float64)
+    cross = td.Model([q, v], layers.MultiHeadAttention(2, 4)(q, v))
+    assert cross.outputs[0].shape == (None, 5, 8)
+    assert td.gradcheck(cross, [rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 7, 8))])
+
+
+def test_sequential_pop_add_and_repr():
+    model = td.Sequential([layers.Input((3,)), layers.Dense(4, name="a"), layers.Dense(2, name="b")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert model.pop().name == "b"
+    assert [l.name for l in model.layers] == ["a"] and model.outputs[0].shape == (None, 4)
+    model.add(layers.Dense(3, activation="softmax", name="c"))
+    assert model._fused == "activation"                      # the plan follows the new structure
+    assert model.predict(np.zeros((1, 3))).shape == (1, 3)
+    assert repr(model) == "<Sequential name='sequential', functional, 2 layers>"
+    with pytest.raises(ValueError, match="only be the first entry"):
+        model.add(td.Input((3,)))
+    empty = td.Sequential()
+    with pytest.raises(TypeError, match="no layers"):
+        empty.pop()

@@ -130,3 +130,28 @@ def test_functional_forms_and_symbolic_shapes():
         layers.Add()([a])
     with pytest.raises(ValueError, match="axis must be a non-zero int"):
         layers.Concatenate(axis=0)
+
+
+@pytest.mark.cuda
+def test_a_graph_with_merges_on_cuda_matches_cpu(rng):
+    if not tinydl.device.cuda_available():
+        pytest.skip("no CUDA device or simulator")
+    a, b = td.Input((3,)), td.Input((2,))
+    h = layers.Concatenate()([layers.Dense(4)(a), b])
+    h = layers.Add()([h, layers.Multiply()([h, h])])
+    out = layers.Dense(2)(layers.Average()([h, h]))
+    model = td.Model([a, b], out)
+    xa, xb = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 2)).astype(np.float32)
+    dout = rng.standard_normal((4, 2)).astype(np.float32)
+    want = model([xa, xb], training=True)
+    want_dx = model.backward(dout)
+    want_g = [p.grad.copy() for p in model.trainable_weights]
+    model.zero_grad()
+    model.to("cuda")
+    got = model([xa, xb], training=True)
+    got_dx = model.backward(dout)
+    assert_close(got, want, np.float32)
+    for g, w in zip(got_dx, want_dx, strict=True):
+        assert_close(g, w, np.float32)
+    for p, w in zip(model.trainable_weights, want_g, strict=True):
+        assert_close(p.grad, w, np.float32)

@@ -215,6 +215,7 @@ class Model(Trainer, Layer):
 
     def _execute(self, inputs, training, plan=None):
         """One forward on a fresh tape; returns the outputs as the model's structure."""
+        self._last_tape = None                  # free the previous step's caches first
         xs = self._prepare_inputs(inputs)
         tape = _tape.Tape()
         with _device.using(self._dev()), _tape.recording(tape):
