@@ -155,3 +155,16 @@ def test_a_graph_with_merges_on_cuda_matches_cpu(rng):
         assert_close(g, w, np.float32)
     for p, w in zip(model.trainable_weights, want_g, strict=True):
         assert_close(p.grad, w, np.float32)
+
+
+def test_merge_kernel_modules_share_names_and_signatures():
+    import importlib
+    import inspect
+
+    mods = {d: importlib.import_module(f"tinydl.kernels.{d}.merge") for d in ("reference", "cpu", "cuda")}
+
+    def api(m):
+        return {n: list(inspect.signature(f).parameters) for n, f in inspect.getmembers(m, inspect.isfunction)
+                if f.__module__ == m.__name__ and not n.startswith("_")}
+    assert api(mods["reference"]) == api(mods["cpu"]) == api(mods["cuda"])
+    assert set(api(mods["reference"])) == {"multiply", "scale", "concat", "split"}

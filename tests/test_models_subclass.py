@@ -189,3 +189,13 @@ def test_default_train_step_needs_a_loss():
     net.compile(optimizer="adam")
     with pytest.raises(RuntimeError, match="needs a loss"):
         net.fit(np.zeros((4, 3)), np.zeros(4, np.int64), verbose=0)
+
+
+def test_assigning_a_layer_before_super_init_is_a_clear_error():
+    class Early(td.Model):
+        def __init__(self):
+            self.d = layers.Dense(2)
+            super().__init__()
+
+    with pytest.raises(RuntimeError, match="super\\(\\).__init__\\(\\) before assigning layers"):
+        Early()

@@ -59,6 +59,8 @@ def _first_array(x):
 
 def _cast_dout(dout, dtype):
     """A float NumPy ``dout`` of another precision, as ``dtype`` (the forward's)."""
+    if isinstance(dout, dict):
+        return {k: _cast_dout(d, dtype) for k, d in dout.items()}
     if isinstance(dout, (list, tuple)):
         return type(dout)(_cast_dout(d, dtype) for d in dout)
     if dtype is not None and isinstance(dout, np.ndarray) and dout.dtype.kind == "f" and dout.dtype != dtype:

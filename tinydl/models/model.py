@@ -47,7 +47,9 @@ class Model(Trainer, Layer):
             self._init_graph(inputs, outputs)
 
     def __setattr__(self, name, value):
-        if not name.startswith("_") and "_tracked" in self.__dict__:
+        if "_tracked" not in self.__dict__ and _layers_in(value):
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning layers")
+        if not name.startswith("_"):
             for layer in _layers_in(value):
                 if layer is not self and all(layer is not t for t in self._tracked):
                     self._tracked.append(layer)
