@@ -283,3 +283,18 @@ def test_sequential_pop_add_and_repr():
     empty = td.Sequential()
     with pytest.raises(TypeError, match="no layers"):
         empty.pop()
+
+
+def test_a_sequential_built_by_its_first_batch_is_fused_from_the_first_step():
+    # the plan must hold on the step that builds the model, not only on later ones
+    x, y = np.array([[1.0, 2.0]]), np.array([1])
+    lazy = td.Sequential([layers.Dense(3, activation="softmax")])
+    built = td.Sequential([layers.Input((2,)), layers.Dense(3, activation="softmax")])
+    for m in (lazy, built):
+        m.compile(optimizer=optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+    loss = lazy.fit([(x, y)], epochs=1, verbose=0).history["loss"][0]
+    built.build(dtype=np.float64)
+    built.set_weights(lazy.get_weights())
+    assert loss == pytest.approx(built.evaluate(x, y), rel=1e-12)
+    p = lazy.predict(x)
+    assert loss == pytest.approx(-np.log(p[0, 1]), rel=1e-9)

@@ -215,10 +215,12 @@ class Model(Trainer, Layer):
             return dict(zip(keys, arrays))
         return arrays[0] if single else list(arrays)
 
-    def _execute(self, inputs, training, plan=None):
-        """One forward on a fresh tape; returns the outputs as the model's structure."""
+    def _execute(self, inputs, training, fused=False):
+        """One forward on a fresh tape; returns the outputs as the model's structure.
+        ``fused``: run compile's fusion plan (the outputs are then logits where it fused)."""
         self._last_tape = None                  # free the previous step's caches first
-        xs = self._prepare_inputs(inputs)
+        xs = self._prepare_inputs(inputs)       # (a Sequential without an input shape builds here)
+        plan = self._graph_plan() if fused else None
         tape = _tape.Tape()
         with _device.using(self._dev()), _tape.recording(tape):
             if self._graph:

@@ -243,7 +243,7 @@ class Trainer:
         self._require_loss("train_step")
         x, y, sw = _data.unpack(data)
         self.zero_grad()
-        outs = self._execute(x, training=True, plan=self._graph_plan())
+        outs = self._execute(x, training=True, fused=True)
         total, per, douts, flat = self._losses_and_grads(y, outs, sw)
         self._last_batch_loss = total
         if np.isfinite(total):
@@ -255,7 +255,7 @@ class Trainer:
         """The loss and metrics of one batch (running means since the last reset)."""
         self._require_loss("test_step")
         x, y, sw = _data.unpack(data)
-        outs = self._execute(x, training=False, plan=self._graph_plan())
+        outs = self._execute(x, training=False, fused=True)
         total, per, _, flat = self._losses_and_grads(y, outs, sw)
         return self._update_logs(y, flat, total, per, _data.batch_len(x))
 
