@@ -2,9 +2,9 @@
 verbose="auto", the batch hooks of callbacks, metrics_names, history keys as asked."""
 import numpy as np
 import pytest
+from models_data import digits_like
 
 import tinydl as td
-from models_data import digits_like
 from tinydl import callbacks, layers, optimizers
 
 

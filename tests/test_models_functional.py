@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
+from models_data import bars, digits_like
 
 import tinydl as td
-from models_data import bars, digits_like
 from tinydl import layers, losses, optimizers
 
 

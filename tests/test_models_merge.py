@@ -2,10 +2,10 @@
 reference, hand-worked values, gradcheck, bad input refused before any kernel."""
 import numpy as np
 import pytest
+from helpers import assert_close, kernel_cases, on
 
 import tinydl as td
 import tinydl.device
-from helpers import assert_close, kernel_cases, on
 from tinydl import layers
 from tinydl.ops import merge
 

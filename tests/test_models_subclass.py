@@ -1,9 +1,9 @@
 """Subclassed models, the public GradientTape, train_step / test_step overrides."""
 import numpy as np
 import pytest
+from models_data import digits_like
 
 import tinydl as td
-from models_data import digits_like
 from tinydl import layers, losses, optimizers
 
 

@@ -3,9 +3,9 @@
 any is assigned (13), the truth about the weights after an overflow (18)."""
 import numpy as np
 import pytest
+from models_data import digits_like
 
 import tinydl as td
-from models_data import digits_like
 from tinydl import layers, optimizers
 
 

@@ -8,7 +8,6 @@
     split      the reverse copy, one thread per element of each output
 """
 from numba import cuda
-
 from tinydl.kernels.cuda._launch import TPB, blocks, empty, flat, on_device
 
 

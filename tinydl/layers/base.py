@@ -20,9 +20,9 @@ import re
 import numpy as np
 
 from tinydl import device as _device
-from tinydl import tape as _tape
 from tinydl import initializers
 from tinydl import random as _random
+from tinydl import tape as _tape
 from tinydl.layers.symbolic import KerasTensor, Node, map_structure, symbolic_in
 from tinydl.parameter import Parameter
 
@@ -105,7 +105,7 @@ def _cast_backward(backward):
     return wrapper
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _takes_training(call_fn) -> bool:
     params = inspect.signature(call_fn).parameters
     return "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
@@ -119,7 +119,7 @@ class Layer:
         self.dtype = None
         self.trainable = trainable
         self._params: list[Parameter] = []
-        self._sublayers: list["Layer"] = []
+        self._sublayers: list[Layer] = []
         self._inbound_nodes: list[Node] = []
 
     def __init_subclass__(cls, **kwargs):

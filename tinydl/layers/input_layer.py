@@ -48,7 +48,7 @@ def _input_name():
     return "input_layer" if n == 0 else f"input_layer_{n}"
 
 
-def Input(shape, name=None, dtype=None):  # noqa: N802 - Keras's name for a function
+def Input(shape, name=None, dtype=None):
     """A symbolic input of per-sample ``shape`` (no batch axis): ``x.shape == (None, *shape)``.
     Without ``dtype`` the model computes in float32, or float64 when first given float64 data."""
     return InputLayer(shape, dtype=dtype, name=name).output

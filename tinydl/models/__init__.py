@@ -10,7 +10,7 @@ from tinydl.models.model import Model
 from tinydl.models.sequential import Sequential
 
 
-def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002 - Keras's name
+def load_model(filepath, custom_objects=None, compile=True):
     """A model saved by model.save (tinydl.saving.load_model)."""
     from tinydl import saving
     return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)

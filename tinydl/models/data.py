@@ -57,7 +57,7 @@ def class_weights(class_weight, y):
     """Per-sample weights from a {class: weight} dict and the labels (indices or one-hot)."""
     y = np.asarray(y)
     labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(-1)
-    missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
+    missing = sorted(set(np.unique(labels).tolist()) - {int(k) for k in class_weight})
     if missing:
         raise ValueError(f"class_weight has no weight for classes {missing}")
     return np.array([class_weight[int(c)] for c in labels], dtype=np.float64)

@@ -61,14 +61,9 @@ def text(model):
     for i, row in enumerate(rows):
         out.append(line(row))
         out.append(("=" if i == len(rows) - 1 else "_") * width)
-    weights = [p for layer in model.layers if layer.built for p in layer.weights]
-    seen, total, trainable_ids = set(), 0, {id(p) for p in model.trainable_weights if model.built or True}
-    trainable = 0
-    for p in weights:
-        if id(p) not in seen:
-            seen.add(id(p))
-            total += p.size
-            trainable += p.size if id(p) in trainable_ids else 0
+    trainable_ids = {id(p) for p in model.trainable_weights}
+    total = sum(p.size for p in model.weights)
+    trainable = sum(p.size for p in model.weights if id(p) in trainable_ids)
     out += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
             f"Non-trainable params: {total - trainable:,}", "_" * width]
     return "\n".join(out)

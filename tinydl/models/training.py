@@ -18,8 +18,8 @@ from tinydl import device as _device
 from tinydl import losses as _losses
 from tinydl import metrics as _metrics
 from tinydl import optimizers as _optimizers
-from tinydl.models import data as _data
 from tinydl.layers.activations import Sigmoid, Softmax, WithActivation
+from tinydl.models import data as _data
 from tinydl.ops import merge as _merge
 from tinydl.progbar import Progbar
 

@@ -14,8 +14,17 @@ from tinydl._validate import is_int
 from tinydl.ops import _checks
 from tinydl.ops.elementwise import add, check_dout, saved
 
-__all__ = ["scale", "add_forward", "add_backward", "multiply_forward", "multiply_backward",
-           "average_forward", "average_backward", "concatenate_forward", "concatenate_backward"]
+__all__ = [
+    "add_backward",
+    "add_forward",
+    "average_backward",
+    "average_forward",
+    "concatenate_backward",
+    "concatenate_forward",
+    "multiply_backward",
+    "multiply_forward",
+    "scale",
+]
 
 
 def _backend():
