@@ -10,6 +10,7 @@ from tinydl.layers.layernorm import LayerNormalization
 from tinydl.layers.normalization import BatchNormalization
 from tinydl.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from tinydl.layers.residual import Residual
+from tinydl.layers.serialization import deserialize, serialize
 from tinydl.layers.vision import ClassToken, PatchEmbedding, PositionalEmbedding, SequencePooling
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "MultiHeadAttention", "LayerNormalization",
     "PatchEmbedding", "ClassToken", "PositionalEmbedding", "SequencePooling",
     "Add", "Multiply", "Average", "Concatenate", "add", "multiply", "average", "concatenate",
+    "serialize", "deserialize",
 ]

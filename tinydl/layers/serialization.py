@@ -13,6 +13,7 @@ def _classes():
     from tinydl import layers, models
 
     found = {name: getattr(layers, name) for name in layers.__all__ if isinstance(getattr(layers, name), type)}
+    found["InputLayer"] = layers.InputLayer
     found.update({"Model": models.Model, "Functional": models.Model, "Sequential": models.Sequential})
     return found
 
