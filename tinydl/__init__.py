@@ -24,14 +24,17 @@ from tinydl import callbacks, initializers, layers, losses, metrics, ops, optimi
 from tinydl import interop, onnx, utils  # noqa: E402
 from tinydl.device import get_device, set_device, to_numpy  # noqa: E402
 from tinydl.gradcheck import GradcheckError, gradcheck  # noqa: E402
-from tinydl.models import Sequential  # noqa: E402
+from tinydl import models  # noqa: E402
+from tinydl.layers.input_layer import Input  # noqa: E402
+from tinydl.models import Model, Sequential  # noqa: E402
+from tinydl.tape import GradientTape  # noqa: E402
 from tinydl.parameter import Parameter  # noqa: E402
 from tinydl.random import set_seed  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Sequential", "Parameter", "gradcheck", "GradcheckError",
+    "Sequential", "Model", "Input", "GradientTape", "models", "Parameter", "gradcheck", "GradcheckError",
     "set_device", "get_device", "to_numpy", "set_seed",
     "layers", "ops", "losses", "optimizers", "callbacks", "metrics", "initializers",
     "__version__",

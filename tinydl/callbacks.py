@@ -63,7 +63,9 @@ class CallbackList:
     def __getattr__(self, hook):
         def call_all(*args):
             for cb in self.callbacks:
-                getattr(cb, hook)(*args)
+                fn = getattr(cb, hook, None)    # a duck-typed callback may lack a hook
+                if fn is not None:
+                    fn(*args)
         return call_all
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from tinydl import device as _device
 from tinydl import _config, ops
+from tinydl import tape as _tape
 from tinydl._validate import finite_float
 from tinydl.ops import losses as _loss_ops
 

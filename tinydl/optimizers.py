@@ -133,6 +133,16 @@ class Optimizer:
             self._update(p, state, lr, self.iterations + 1)
         self.iterations += 1
 
+    def apply(self, grads, params) -> None:
+        """Keras's apply(grads, variables): each gradient (None skips) into its parameter's
+        .grad, then one step. For a GradientTape loop."""
+        grads, params = list(grads), list(params)
+        if len(grads) != len(params):
+            raise ValueError(f"apply needs one gradient per parameter; received {len(grads)} for {len(params)}")
+        for p, g in zip(params, grads):
+            p.grad = g
+        self.step(params)
+
     def _clip(self, params):
         if self.clipnorm is not None:
             for p in params:

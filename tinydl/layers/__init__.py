@@ -3,7 +3,9 @@ from tinydl.layers.attention import MultiHeadAttention
 from tinydl.layers.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from tinydl.layers.base import Layer
 from tinydl.layers.conv import Conv2D
-from tinydl.layers.core import Dense, Dropout, Flatten, Input
+from tinydl.layers.core import Dense, Dropout, Flatten
+from tinydl.layers.input_layer import Input, InputLayer
+from tinydl.layers.merge import Add, Average, Concatenate, Multiply, add, average, concatenate, multiply
 from tinydl.layers.layernorm import LayerNormalization
 from tinydl.layers.normalization import BatchNormalization
 from tinydl.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
@@ -12,11 +14,12 @@ from tinydl.layers.serialization import deserialize, serialize
 from tinydl.layers.vision import ClassToken, PatchEmbedding, PositionalEmbedding, SequencePooling
 
 __all__ = [
-    "Layer", "Input", "Dense", "Flatten", "Dropout",
+    "Layer", "Input", "InputLayer", "Dense", "Flatten", "Dropout",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax",
     "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
     "BatchNormalization", "Residual",
     "MultiHeadAttention", "LayerNormalization",
     "PatchEmbedding", "ClassToken", "PositionalEmbedding", "SequencePooling",
+    "Add", "Multiply", "Average", "Concatenate", "add", "multiply", "average", "concatenate",
     "serialize", "deserialize",
 ]

@@ -3,18 +3,8 @@ from tinydl import initializers, ops
 from tinydl import random as _random
 from tinydl.layers.activations import WithActivation, get_activation, serialize_activation
 from tinydl.layers.base import Layer
+from tinydl.layers.input_layer import Input, InputLayer  # noqa: F401  (layers.core.Input, as before)
 from tinydl.ops import _checks
-
-
-class Input:
-    """The shape of one sample (no batch axis); the first entry of a Sequential."""
-
-    def __init__(self, shape, name=None):
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if not shape or any(not isinstance(d, int) or d < 1 for d in shape):
-            raise ValueError(f"Input shape must be a tuple of positive ints; received shape={shape!r}")
-        self.shape = shape
-        self.name = name or "input"
 
 
 class Dense(WithActivation, Layer):

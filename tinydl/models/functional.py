@@ -1,0 +1,167 @@
+"""The graph of a functional model: which nodes to run, in which order, and how.
+
+    nodes(inputs, outputs)     walk back from the outputs to the inputs; every node once,
+                               after the nodes whose outputs it takes (topological order)
+    run(nodes, ...)            forward in that order; each layer call records onto the
+                               model's tape, so backward is the tape's replay (tinydl/tape.py)
+
+Fusion: compile may ask that an output's final softmax (or sigmoid) be left to the loss; the
+plan maps that output's node to "layer" (skip the activation layer) or "activation" (run the
+layer with apply_activation=False). Nothing else about a run depends on earlier runs.
+"""
+from tinydl.layers.input_layer import InputLayer
+from tinydl.layers.symbolic import KerasTensor, map_structure, symbolic_in
+
+
+def flat_tensors(x, what):
+    """``x`` (a KerasTensor, a list or a dict of them) as a list of KerasTensors, checked."""
+    items = list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, (list, tuple)) else [x]
+    for t in items:
+        if not isinstance(t, KerasTensor):
+            raise TypeError(f"Model {what} must be symbolic tensors (from td.Input and layer calls); "
+                            f"received {type(t).__name__}")
+    return items
+
+
+def nodes(inputs, outputs):
+    """The nodes between ``inputs`` and ``outputs`` in an order that respects every edge."""
+    stops = {id(t) for t in inputs}
+    order, done = [], set()
+    stack = [(t, False) for t in reversed(outputs)]
+    while stack:
+        t, expanded = stack.pop()
+        if id(t) in stops:
+            continue
+        node = t.node
+        if id(node) in done:
+            continue
+        if isinstance(node.layer, InputLayer):
+            raise ValueError(
+                f"Graph disconnected: cannot reach input {t.name!r} from the model's inputs "
+                f"{[s.name for s in inputs]}; pass every td.Input the outputs depend on")
+        if expanded:
+            done.add(id(node))
+            order.append(node)
+            continue
+        stack.append((t, True))
+        stack.extend((p, False) for p in reversed(node.inputs) if id(p.node) not in done)
+    return order
+
+
+def consumers(graph_nodes):
+    """id(tensor) -> how many node inputs read it inside the graph."""
+    count = {}
+    for node in graph_nodes:
+        for t in node.inputs:
+            count[id(t)] = count.get(id(t), 0) + 1
+    return count
+
+
+def run(graph_nodes, inputs, arrays, outputs, training, plan=None):
+    """The output arrays for ``arrays`` fed to ``inputs`` (KerasTensors, in order)."""
+    plan = plan or {}
+    values = {id(t): a for t, a in zip(inputs, arrays)}
+    for node in graph_nodes:
+        args = map_structure(lambda t: values[id(t)], node.args)
+        fuse = plan.get(id(node))
+        if fuse == "layer":                         # the final activation is left to the loss
+            outs = [args[0]]
+        else:
+            kwargs = dict(node.kwargs, apply_activation=False) if fuse == "activation" else node.kwargs
+            out = node.layer(*args, training=training, **kwargs)
+            outs = list(out) if len(node.outputs) > 1 else [out]
+        for t, a in zip(node.outputs, outs):
+            if tuple(a.shape[1:]) != t.shape[1:]:
+                raise ValueError(
+                    f"layer {node.layer.name!r} returned shape {(None, *a.shape[1:])} where its "
+                    f"compute_output_shape promised {t.shape}: fix {type(node.layer).__name__}"
+                    ".compute_output_shape")
+            values[id(t)] = a
+    return [values[id(t)] for t in outputs]
+
+
+def ref(t, node_index):
+    """[layer name, node index, tensor index]: how a config names a tensor."""
+    return [t.node.layer.name, node_index[id(t.node)], t.index]
+
+
+def node_indices(graph_nodes, inputs):
+    """id(node) -> its index among its layer's nodes in this graph (Keras's node_index)."""
+    index, per_layer = {}, {}
+    for node in [t.node for t in inputs] + list(graph_nodes):
+        if id(node) not in index:
+            k = per_layer.get(id(node.layer), 0)
+            index[id(node)], per_layer[id(node.layer)] = k, k + 1
+    return index
+
+
+def get_config(model):
+    """A JSON-able description: layers (once each), nodes in run order, inputs and outputs."""
+    from tinydl.layers import serialization
+
+    graph_nodes = model._nodes
+    index = node_indices(graph_nodes, model._inputs)
+    layers, seen = [], set()
+    for node in [t.node for t in model._inputs] + graph_nodes:
+        if id(node.layer) not in seen:
+            seen.add(id(node.layer))
+            layers.append({**serialization.serialize(node.layer), "name": node.layer.name})
+    return {
+        "name": model.name,
+        "layers": layers,
+        "nodes": [{"layer": n.layer.name,
+                   "args": [map_structure(lambda t: ref(t, index), a) if symbolic_in(a) else a for a in n.args],
+                   "kwargs": n.kwargs} for n in graph_nodes],
+        "input_layers": [ref(t, index) for t in model._inputs],
+        "output_layers": [ref(t, index) for t in model._outputs],
+        "input_keys": model._input_keys,
+        "output_keys": model._output_keys,
+        "single_input": model._single_input,
+        "single_output": model._single_output,
+    }
+
+
+def from_config(config, custom_objects=None):
+    """(inputs, outputs) rebuilt from get_config's dict: new layers, called as recorded."""
+    from tinydl.layers import serialization
+
+    by_name = {}
+    for entry in config["layers"]:
+        layer = serialization.deserialize(entry, custom_objects=custom_objects)
+        by_name[entry["name"]] = layer
+    made = {}                                       # (layer name, node index) -> node outputs
+    for entry in config["input_layers"]:
+        layer = by_name[entry[0]]
+        made[(entry[0], 0)] = layer._inbound_nodes[-1].outputs
+    counts = {name: 1 for name, _, _ in config["input_layers"]}
+
+    def tensor(r):
+        return made[(r[0], r[1])][r[2]]
+
+    def is_ref(v):
+        return isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and (v[0], v[1]) in made
+
+    def resolve(a):
+        if is_ref(a):
+            return tensor(a)
+        if isinstance(a, list):
+            return [resolve(v) for v in a]
+        return a
+
+    for n in config["nodes"]:
+        layer = by_name[n["layer"]]
+        out = layer(*[resolve(a) for a in n["args"]], **n.get("kwargs", {}))
+        k = counts.get(n["layer"], 0)
+        counts[n["layer"]] = k + 1
+        made[(n["layer"], k)] = out if isinstance(out, list) else [out]
+    inputs = [tensor(r) for r in config["input_layers"]]
+    outputs = [tensor(r) for r in config["output_layers"]]
+    if config.get("input_keys"):
+        inputs = dict(zip(config["input_keys"], inputs))
+    elif config.get("single_input"):
+        inputs = inputs[0]
+    if config.get("output_keys"):
+        outputs = dict(zip(config["output_keys"], outputs))
+    elif config.get("single_output"):
+        outputs = outputs[0]
+    return inputs, outputs
