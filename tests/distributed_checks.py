@@ -166,7 +166,7 @@ def check_synchronized_batchnorm():
     rng = np.random.default_rng(1)
     x = (rng.standard_normal((24, 2, 6, 6)) * 2 + 1).astype(np.float32)
     y = rng.integers(0, 3, 24)
-    make_opt = lambda: optimizers.SGD(0.05, momentum=0.9)  # noqa: E731
+    make_opt = lambda: optimizers.SGD(0.05, momentum=0.9)
     model, _, start, _ = _distributed_fit(_cnn(True), make_opt, x, y, version=2)
     ref, _ = _reference_fit(_cnn(False), make_opt, x, y, start)
     close(model.get_weights(), ref.get_weights(), "synchronized batch norm")   # moving statistics too

@@ -13,17 +13,43 @@ Start N ranks with ``python -m tinydl launch -n N script.py`` (tinydl/distribute
 See docs/distributed.md for the gradient-reduction ladder and what was measured.
 """
 from tinydl.distributed.collectives import (
-    allgather, allreduce, barrier, broadcast, comm, init, is_main, rank, rank_seed, world_size,
+    allgather,
+    allreduce,
+    barrier,
+    broadcast,
+    comm,
+    init,
+    is_main,
+    rank,
+    rank_seed,
+    world_size,
 )
 from tinydl.distributed.reduce import ring_allreduce
 from tinydl.distributed.training import (
-    BroadcastWeights, DistributedOptimizer, MetricAverage, average_logs, broadcast_optimizer_state,
+    BroadcastWeights,
+    DistributedOptimizer,
+    MetricAverage,
+    average_logs,
+    broadcast_optimizer_state,
     broadcast_weights,
 )
 
 __all__ = [
-    "init", "comm", "rank", "world_size", "is_main", "barrier", "rank_seed",
-    "allreduce", "allgather", "broadcast", "ring_allreduce",
-    "DistributedOptimizer", "BroadcastWeights", "MetricAverage",
-    "broadcast_weights", "broadcast_optimizer_state", "average_logs",
+    "BroadcastWeights",
+    "DistributedOptimizer",
+    "MetricAverage",
+    "allgather",
+    "allreduce",
+    "average_logs",
+    "barrier",
+    "broadcast",
+    "broadcast_optimizer_state",
+    "broadcast_weights",
+    "comm",
+    "init",
+    "is_main",
+    "rank",
+    "rank_seed",
+    "ring_allreduce",
+    "world_size",
 ]
