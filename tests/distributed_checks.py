@@ -177,6 +177,35 @@ def check_synchronized_batchnorm():
     assert worst > 1e-4, worst
 
 
+def check_cuda():
+    """cuda device arrays go through the host (NUMBA_ENABLE_CUDASIM=1 runs this without a GPU):
+    the collectives, the reductions of device gradients, synchronized batch norm."""
+    from numba import cuda
+
+    from tinydl.distributed import reduce
+
+    out = dist.allreduce(cuda.to_device(np.arange(3.0) + RANK), op="sum")
+    assert td.device.is_device_array(out)
+    assert np.array_equal(out.copy_to_host(), sum(np.arange(3.0) + r for r in range(WORLD)))
+    assert np.array_equal(dist.broadcast(cuda.to_device(np.full(2, float(RANK)))).copy_to_host(), [0.0, 0.0])
+    for version in (1, 2, 4):
+        holders = [type("P", (), {"grad": cuda.to_device(np.full(k, float(RANK)))})() for k in (3, 5)]
+        reduce.reducer(dist.comm(), version).reduce(holders)
+        for h in holders:
+            assert td.device.is_device_array(h.grad)
+            np.testing.assert_allclose(h.grad.copy_to_host(), (WORLD - 1) / 2)
+    from tinydl.distributed import sync_batchnorm as sbn
+    rng = np.random.default_rng(RANK)
+    x, dout = rng.standard_normal((3, 2, 4, 4)), rng.standard_normal((3, 2, 4, 4))
+    outs = []
+    for put in (np.array, cuda.to_device):
+        stats = [put(np.zeros(2)), put(np.ones(2))]
+        out, cache = sbn.sync_batchnorm_forward(put(x), put(np.ones(2)), put(np.zeros(2)), *stats, training=True)
+        grads = sbn.sync_batchnorm_backward(put(dout), cache)
+        outs.append([td.to_numpy(a) for a in (out, *grads, *stats)])
+    close(outs[1], outs[0], "synchronized batch norm on cuda arrays")
+
+
 def check_fails(argv):
     """A rank that raises: mpi4py's runner must end the whole job (the others wait in a collective)."""
     if RANK == WORLD - 1:
@@ -186,6 +215,7 @@ def check_fails(argv):
 
 CHECKS = {"collectives": check_collectives, "ring": check_ring, "fit": check_fit_equals_one_process,
           "custom_loop": check_custom_loop, "sync_bn": check_synchronized_batchnorm}
+OPTIONAL = {"cuda": check_cuda}                     # run only when named
 
 
 def main(names):
@@ -194,7 +224,7 @@ def main(names):
         check_fails(names)
         return
     for name in names or list(CHECKS):
-        CHECKS[name]()
+        {**CHECKS, **OPTIONAL}[name]()
         dist.barrier()
         if dist.is_main():
             print(f"ok {name} on {WORLD} ranks", flush=True)

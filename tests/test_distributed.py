@@ -60,3 +60,14 @@ def test_launch_train_reports_and_writes_once(tmp_path):
     rows = list(csv.reader((out_dir / "log.csv").open()))
     assert rows[0][0] == "epoch" and len(rows) == 3
     assert sorted(os.listdir(out_dir)) == ["curves.png", "log.csv", "weights.npz"]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not device.cuda_available(), reason="no GPU and no CUDA simulator")
+def test_cuda_arrays_are_reduced_through_the_host():
+    """Collectives, gradient reductions and synchronized batch norm on cuda device arrays, on
+    2 ranks (in Numba's simulator without a GPU: host staging is the tested path; NCCL is not
+    wired in)."""
+    code, out, _ = _launch(["-n", "2", CHECKS, "cuda"], timeout=300)
+    assert code == 0, out
+    assert "ok cuda on 2 ranks" in out, out
