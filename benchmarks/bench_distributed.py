@@ -37,11 +37,12 @@ def timed(fn, steps):
 
 def reduce_only(model, version, steps):
     params = model.trainable_weights
+    grads = [np.ones(p.shape, np.float32) for p in params]   # made once: the step's backward made them
     r = reduce.reducer(dist.comm(), version)
 
     def one():
-        for p in params:
-            p.grad = np.ones(p.shape, np.float32)
+        for p, g in zip(params, grads):
+            p.grad = g
         r.reduce(params)
     one()
     return timed(one, steps)
@@ -71,6 +72,7 @@ def main():
     parser.add_argument("--batch", type=int, default=32, help="images per rank")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--versions", type=int, nargs="*", default=sorted(reduce.VERSIONS))
+    parser.add_argument("--reduce-only", action="store_true", help="time the reductions, not the steps")
     args = parser.parse_args()
     world, say = dist.world_size(), (print if dist.is_main() else (lambda *a, **k: None))
     td.set_seed(0)
@@ -90,7 +92,7 @@ def main():
     say(f"MPI Allreduce of one {nbytes / 2**20:.1f} MiB buffer: {mpi_allreduce(nbytes, args.steps) * 1e3:.1f} ms")
     for v in args.versions:
         r = reduce_only(model, v, args.steps) if v != 3 else float("nan")  # v3 exists only inside a step
-        t = train_step(model, v, x, y, args.steps)
+        t = float("nan") if args.reduce_only else train_step(model, v, x, y, args.steps)
         say(f"v{v}: reduction alone {r * 1e3:6.1f} ms | training step {t * 1e3:6.0f} ms, "
             f"{world * args.batch / t:.0f} images/s (global batch {world * args.batch})")
 

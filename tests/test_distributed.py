@@ -12,8 +12,8 @@ import time
 import pytest
 
 pytest.importorskip("mpi4py")
-from tinydl import device  # noqa: E402
-from tinydl.distributed import launch  # noqa: E402
+from tinydl import device
+from tinydl.distributed import launch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

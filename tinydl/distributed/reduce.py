@@ -48,10 +48,12 @@ def _groups(params):
     return out
 
 
-def _pack(params, dtype):
-    """One fresh flat buffer holding every gradient of ``params`` (all of ``dtype``)."""
+def _pack(params, dtype, flat=None):
+    """Every gradient of ``params`` (all of ``dtype``) copied into one flat buffer: ``flat`` when
+    given (kept from the last step: MPI is slower on fresh, never-touched memory), else a new one."""
     sizes = [int(np.prod(p.grad.shape, dtype=np.int64)) for p in params]
-    flat = np.empty(sum(sizes), dtype)
+    if flat is None or flat.dtype != dtype or flat.size != sum(sizes):
+        flat = np.empty(sum(sizes), dtype)
     start = 0
     for p, n in zip(params, sizes):
         flat[start:start + n] = _grad_host(p).reshape(-1)
@@ -59,13 +61,24 @@ def _pack(params, dtype):
     return flat
 
 
+def _owned(g):
+    """A host gradient array that owns its memory and may be overwritten in place."""
+    return isinstance(g, np.ndarray) and g.flags.c_contiguous and g.flags.writeable and g.base is None
+
+
 def _unpack(flat, params, world):
-    """p.grad = its slice of the summed ``flat`` / world (views of a buffer made per step)."""
+    """p.grad = its slice of the summed ``flat`` / world, written into p.grad in place when it is
+    a host array of its own (the buffer is reused next step), else a copy."""
     flat /= world
     start = 0
     for p in params:
-        n = int(np.prod(p.grad.shape, dtype=np.int64))
-        _set_grad(p, flat[start:start + n].reshape(p.grad.shape), _device.is_device_array(p.grad))
+        g = p.grad
+        n = int(np.prod(g.shape, dtype=np.int64))
+        part = flat[start:start + n].reshape(g.shape)
+        if _owned(g):
+            np.copyto(g, part)
+        else:
+            _set_grad(p, part.copy(), _device.is_device_array(g))
         start += n
 
 
@@ -119,10 +132,12 @@ class PerParameter(_Reducer):
 
         for p in params:
             on_device = _device.is_device_array(p.grad)
-            buf = np.array(_grad_host(p), order="C")       # a fresh copy: never reduce into a shared array
+            # in place into a gradient that owns its memory; else into a copy (a view may be shared)
+            buf = p.grad if _owned(p.grad) else np.array(_grad_host(p), order="C")
             self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
             buf /= self.comm.size
-            _set_grad(p, buf, on_device)
+            if buf is not p.grad:
+                _set_grad(p, buf, on_device)
 
 
 class Fused(_Reducer):
@@ -133,9 +148,13 @@ class Fused(_Reducer):
         from mpi4py import MPI
         self.comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
 
+    def __init__(self, comm, bucket_mb=None):
+        super().__init__(comm)
+        self._buffers = {}                             # dtype -> the flat buffer of the last step
+
     def reduce(self, params):
         for dtype, group in _groups(params).items():
-            flat = _pack(group, dtype)
+            flat = self._buffers[dtype] = _pack(group, dtype, self._buffers.get(dtype))
             self._sum(flat)
             _unpack(flat, group, self.comm.size)
 
@@ -164,6 +183,7 @@ class Bucketed(_Reducer):
         self.buckets, self._layers = [], []
         self._done, self._ready, self._next = set(), set(), 0
         self.started_in_backward = 0        # buckets of the current step sent before step()
+        self._rest = Fused(comm)            # for gradients no bucket holds
 
     # -- hooks ------------------------------------------------------------------------------
     def attach(self, model):
@@ -221,7 +241,7 @@ class Bucketed(_Reducer):
             b = self.buckets[self._next]
             if not all(id(p) in self._ready and p.grad is not None for p in b.params):
                 break
-            b.flat = _pack(b.params, np.dtype(b.params[0].grad.dtype))
+            b.flat = _pack(b.params, np.dtype(b.params[0].grad.dtype), b.flat)
             b.request = self.comm.Iallreduce(MPI.IN_PLACE, b.flat, op=MPI.SUM)
             self._next += 1
         pending = [b.request for b in self.buckets[:self._next] if b.request is not None]
@@ -239,11 +259,11 @@ class Bucketed(_Reducer):
         covered = set()
         for b in started:
             _unpack(b.flat, b.params, self.comm.size)
-            b.request = b.flat = None
+            b.request = None
             covered.update(id(p) for p in b.params)
         rest = [p for p in params if id(p) not in covered]
         if rest:
-            Fused(self.comm).reduce(rest)
+            self._rest.reduce(rest)
         self._done, self._ready, self._next = set(), set(), 0
 
 

@@ -185,20 +185,35 @@ class MetricAverage(_callbacks.Callback):
     """The logs of every batch and epoch averaged over the ranks, so that the progress bar, the
     History, CSVLogger and EarlyStopping see global values (each rank runs as many batches of
     the same size, so the mean of the ranks' running means is the global mean). Put it first
-    in the callbacks list: callbacks run in order."""
+    in the callbacks list: callbacks run in order. A logs dict seen twice in a row (a fit that
+    calls both on_train_batch_end and its alias on_batch_end) is averaged once."""
+
+    def __init__(self):
+        super().__init__()
+        self._last = None
+        self.average_metrics = True
+
+    def _average(self, logs):
+        if self.average_metrics and logs is not None and logs is not self._last:
+            average_logs(logs)
+            self._last = logs
 
     def on_batch_end(self, batch, logs=None):
-        average_logs(logs)
+        self._average(logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._average(logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        average_logs(logs)
+        self._average(logs)
 
 
 class BroadcastWeights(MetricAverage):
     """At the start of fit, every rank takes rank ``root``'s weights and optimizer state, so
     that all ranks start alike; attaches a DistributedOptimizer to the model (for version 3's
     overlap) and, with ``average_metrics`` (default), averages the logs as MetricAverage does.
-    Put it first in the callbacks list."""
+    Put it first in the callbacks list. The model must be built before fit (start it with
+    layers.Input): weights made by the first batch would differ during that batch's step."""
 
     def __init__(self, root=0, average_metrics=True):
         super().__init__()
@@ -210,17 +225,20 @@ class BroadcastWeights(MetricAverage):
     def on_train_begin(self, logs=None):
         model = self.model
         if not getattr(model, "built", True):
-            model.build()
+            try:
+                model.build()
+            except ValueError:
+                raise ValueError(
+                    "BroadcastWeights needs a built model before fit, so that every rank starts "
+                    "from rank 0's weights: start the model with layers.Input(shape) or call "
+                    "model.build(input_shape)") from None
         broadcast_weights(model, self.root)
         opt = getattr(model, "optimizer", None)
         broadcast_optimizer_state(opt, model.trainable_weights, self.root)
         if isinstance(opt, DistributedOptimizer):
             opt.attach(model)
 
-    def on_batch_end(self, batch, logs=None):
-        if self.average_metrics:
-            average_logs(logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.average_metrics:
-            average_logs(logs)
+    def on_train_end(self, logs=None):
+        opt = getattr(self.model, "optimizer", None)
+        if isinstance(opt, DistributedOptimizer):
+            opt.detach()                               # the model's layers as they were
