@@ -4,10 +4,10 @@ Every version leaves p.grad = (sum over ranks of p.grad) / world on every rank, 
 all of them (each rank divides the same sum by the same number). Times per step of the seed CNN
 (4.2 M float32 weights, 16 MiB of gradients) are in docs/distributed.md.
 
-v1  one Allreduce per parameter. 18 collectives per step for the seed CNN: each pays MPI's
+v1  one Allreduce per parameter. 22 collectives per step for the seed CNN: each pays MPI's
     latency, and the small ones (biases, batch-norm gammas) are all latency.
 v2  one fused buffer per step: copy every gradient into one flat array, one Allreduce, copy back.
-    One latency instead of 18, at the price of two memcpy passes over the gradients.
+    One latency instead of 22, at the price of two memcpy passes over the gradients.
 v3  buckets started during backward (what PyTorch DDP does): the parameters are grouped, in the
     order backward reaches them (last layer first), into buckets of about ``bucket_mb``; when
     the last layer of a bucket has run its backward, the bucket is packed and a non-blocking
