@@ -7,7 +7,8 @@ all of them (each rank divides the same sum by the same number). Times per step 
 v1  one Allreduce per parameter. 22 collectives per step for the seed CNN: each pays MPI's
     latency, and the small ones (biases, batch-norm gammas) are all latency.
 v2  one fused buffer per step: copy every gradient into one flat array, one Allreduce, copy back.
-    One latency instead of 22, at the price of two memcpy passes over the gradients.
+    One latency instead of 22, at the price of two passes over the gradients (pack; divide and
+    unpack in one).
 v3  buckets started during backward (what PyTorch DDP does): the parameters are grouped, in the
     order backward reaches them (last layer first), into buckets of about ``bucket_mb``; when
     the last layer of a bucket has run its backward, the bucket is packed and a non-blocking
@@ -67,18 +68,18 @@ def _owned(g):
 
 
 def _unpack(flat, params, world):
-    """p.grad = its slice of the summed ``flat`` / world, written into p.grad in place when it is
-    a host array of its own (the buffer is reused next step), else a copy."""
-    flat /= world
+    """p.grad = its slice of the summed ``flat`` / world: the division and the copy in one pass,
+    into p.grad in place when it is a host array of its own (``flat`` is reused next step), else
+    into a new array."""
     start = 0
     for p in params:
         g = p.grad
         n = int(np.prod(g.shape, dtype=np.int64))
         part = flat[start:start + n].reshape(g.shape)
         if _owned(g):
-            np.copyto(g, part)
+            np.divide(part, world, out=g)
         else:
-            _set_grad(p, part.copy(), _device.is_device_array(g))
+            _set_grad(p, part / world, _device.is_device_array(g))
         start += n
 
 
