@@ -149,6 +149,22 @@ def check_custom_loop():
     same_on_every_rank(models[WORLD].get_weights(), "custom loop")
 
 
+def check_broadcast_state():
+    """BroadcastWeights hands out rank 0's optimizer state (Adam's moments, the step count) too."""
+    x, y = _data()
+    model = _mlp(10 + RANK)
+    opt = optimizers.Adam(0.01)
+    model.compile(optimizer=opt, loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+    for _ in range(RANK + 1):                                      # each rank its own history
+        model.train_on_batch(x[RANK::WORLD], y[RANK::WORLD])
+    cb = dist.BroadcastWeights(root=0)
+    cb.set_model(model)
+    cb.on_train_begin()
+    assert opt.iterations == 1
+    state = [opt._state[id(p)][k] for p in model.trainable_weights for k in ("m", "v")]
+    same_on_every_rank(state + model.get_weights(), "optimizer state")
+
+
 def _cnn(synchronized):
     def make(seed):
         td.set_seed(seed)
@@ -214,7 +230,8 @@ def check_fails(argv):
 
 
 CHECKS = {"collectives": check_collectives, "ring": check_ring, "fit": check_fit_equals_one_process,
-          "custom_loop": check_custom_loop, "sync_bn": check_synchronized_batchnorm}
+          "custom_loop": check_custom_loop, "state": check_broadcast_state,
+          "sync_bn": check_synchronized_batchnorm}
 OPTIONAL = {"cuda": check_cuda}                     # run only when named
 
 

@@ -37,10 +37,11 @@ def _launch(args, timeout):
 def test_ranks_train_like_one_process(ranks):
     """collectives, ring == MPI's Allreduce, fit and a custom loop (SGD momentum + global clip,
     Adam + clip + weight decay; reduction v1-v4) == one process on the whole batch to 1e-9 with
-    bit-identical ranks, synchronized batch norm in a CNN likewise (and per-rank BN not)."""
+    bit-identical ranks and global logs, rank 0's optimizer state broadcast, synchronized batch
+    norm in a CNN likewise (and per-rank BN not)."""
     code, out, _ = _launch(["-n", str(ranks), CHECKS], timeout=300)
     assert code == 0, out
-    for name in ("collectives", "ring", "fit", "custom_loop", "sync_bn"):
+    for name in ("collectives", "ring", "fit", "custom_loop", "state", "sync_bn"):
         assert f"ok {name} on {ranks} ranks" in out, out
 
 
