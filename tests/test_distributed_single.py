@@ -94,6 +94,8 @@ def test_bucketed_reducer_wraps_and_unwraps_backward():
     assert all("backward" in vars(layer) for layer in model.layers)
     assert [len(b.params) for b in r.buckets] == [1, 1, 1, 1]            # last layer's first
     assert r.buckets[0].params[0] is model.layers[-1].kernel
+    with pytest.raises(RuntimeError, match="already attached"):
+        reduce.Bucketed(collectives._Single()).attach(model)
     r.detach()
     assert not any("backward" in vars(layer) for layer in model.layers)
 

@@ -205,6 +205,10 @@ class Bucketed(_Reducer):
         return self
 
     def _wrap(self, layer):
+        if "backward" in vars(layer):
+            self.detach()
+            raise RuntimeError(f"layer {layer.name!r} is already attached to a DistributedOptimizer "
+                               "(version 3): detach() that one first")
         original = layer.backward                      # the bound method of the class
 
         def backward(dout, *args, **kwargs):
