@@ -13,10 +13,18 @@ mirror when augmenting, then scale and normalize.
 Pixel scale: integer images (uint8 0..255) are divided by 255; float images are taken to be in
 [0, 1] already. normalize="cifar10" then maps each channel to (x - mean) / std with the CIFAR-10
 training set's statistics (cifar10.MEAN, cifar10.STD).
+
+Sharding for data-parallel training, shard=(rank, world): every rank draws the same shuffled order
+of each epoch from ``seed`` (the same order for every world size), pads it by wrapping around to a
+multiple of ``world``, and takes positions rank, rank + world, rank + 2 world, ... So every rank
+runs the same number of batches (uneven counts hang a collective), and the union of the ranks'
+batches at step t is the single-process batch t of batch_size * world (the padded repeats aside).
+Augmentation draws from a generator of its own per rank (rank 0: from ``seed`` itself).
 """
 import numpy as np
 
 from tinydl import random as _random
+from tinydl._validate import is_int
 from tinydl.datasets import _augment
 from tinydl.datasets.cifar10 import MEAN as CIFAR10_MEAN
 from tinydl.datasets.cifar10 import STD as CIFAR10_STD
@@ -39,10 +47,11 @@ class DataLoader:
     augment: None or "crop_flip" (random crop after zero padding 4, horizontal flip with p=0.5).
     normalize: None (x / 255 for integer images) or "cifar10" (then per-channel (x - mean) / std).
     seed: seeds shuffling and augmentation; None draws one from tinydl's global stream.
+    shard: None, or (rank, world): this rank's share of every epoch (see the module docstring).
     """
 
     def __init__(self, x, y, batch_size=128, shuffle=True, augment=None, normalize=None,
-                 drop_last=False, seed=None):
+                 drop_last=False, seed=None, shard=None):
         x, y = np.asarray(x), np.asarray(y)
         if x.ndim < 1 or y.ndim < 1:
             raise ValueError(f"x and y must be arrays with a batch axis; received shapes {x.shape} and {y.shape}")
@@ -67,6 +76,8 @@ class DataLoader:
             raise ValueError(f"normalize='cifar10' needs NCHW images with 3 channels (N, 3, H, W); "
                              f"received x of shape {x.shape}")
 
+        self.shard = _check_shard(shard, seed, shuffle)
+
         # the kernel reads x as (N, C, H, W): other shapes are viewed as (N, 1, 1, features)
         self.x = np.ascontiguousarray(x if x.dtype != np.float16 else x.astype(np.float32))
         self.y = y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) else y
@@ -77,6 +88,10 @@ class DataLoader:
         self.augment, self.normalize = augment, normalize
         self.seed = int(seed) if seed is not None else _random.new_seed()
         self._rng = np.random.default_rng(self.seed)
+        if self.shard is not None:
+            # one order for all ranks (self._order_rng), augmentation per rank (self._rng)
+            self._order_rng = np.random.default_rng(self.seed)
+            self._rng = np.random.default_rng(_rank_seed(self.seed, self.shard[0]))
         self._scale = 1.0 / 255.0 if np.issubdtype(x.dtype, np.integer) else 1.0
         if normalize == "cifar10":
             self._mean = np.array(CIFAR10_MEAN, np.float64)
@@ -85,8 +100,15 @@ class DataLoader:
             self._mean, self._inv_std = np.zeros(channels), np.ones(channels)
 
     def __len__(self) -> int:
-        n, b = len(self.x), self.batch_size
+        n, b = self._samples_per_rank(), self.batch_size
         return n // b if self.drop_last else (n + b - 1) // b
+
+    def _samples_per_rank(self) -> int:
+        n = len(self.x)
+        if self.shard is None:
+            return n
+        world = self.shard[1]
+        return n // world if self.drop_last else -(-n // world)
 
     @property
     def num_samples(self) -> int:
@@ -94,10 +116,23 @@ class DataLoader:
 
     def __iter__(self):
         n = len(self.x)
-        order = self._rng.permutation(n) if self.shuffle else np.arange(n, dtype=np.int64)
+        if self.shard is None:
+            order = self._rng.permutation(n) if self.shuffle else np.arange(n, dtype=np.int64)
+        else:
+            order = self._shard_order(n)
         for k in range(len(self)):
             idx = np.ascontiguousarray(order[k * self.batch_size:(k + 1) * self.batch_size], dtype=np.int64)
             yield self._batch(idx), self.y[idx]
+
+    def _shard_order(self, n):
+        """This rank's positions of the epoch's shared order, padded (or cut, drop_last) to an
+        equal count on every rank."""
+        rank, world = self.shard
+        order = self._order_rng.permutation(n) if self.shuffle else np.arange(n, dtype=np.int64)
+        total = self._samples_per_rank() * world
+        if total > n:                                   # wrap around: the first samples again
+            order = np.concatenate([order, np.resize(order, total - n)])
+        return order[:total][rank::world]
 
     def _batch(self, idx):
         """float32 batch of the samples ``idx``, augmented when asked (draws from the loader's rng)."""
@@ -116,4 +151,26 @@ class DataLoader:
     def __repr__(self):
         return (f"DataLoader({len(self.x)} samples, batch_size={self.batch_size}, shuffle={self.shuffle}, "
                 f"augment={self.augment!r}, normalize={self.normalize!r}, drop_last={self.drop_last}, "
-                f"seed={self.seed})")
+                f"seed={self.seed}" + ("" if self.shard is None else f", shard={self.shard}") + ")")
+
+
+def _check_shard(shard, seed, shuffle):
+    """shard: None or (rank, world) with 0 <= rank < world; sharded shuffling needs a seed (the
+    same on every rank, so that the ranks share one order)."""
+    if shard is None:
+        return None
+    ok = isinstance(shard, (tuple, list)) and len(shard) == 2 and all(is_int(v) for v in shard)
+    if not ok or not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"DataLoader: shard must be (rank, world) with 0 <= rank < world. Received: shard={shard!r}")
+    rank, world = int(shard[0]), int(shard[1])
+    if world > 1 and shuffle and seed is None:
+        raise ValueError("DataLoader: shard with shuffle needs a seed, the same on every rank, so that the "
+                         f"ranks share one order. Received: seed=None, shard={shard!r}")
+    return rank, world
+
+
+def _rank_seed(seed, rank):
+    """``seed`` on rank 0, an independent stream on the others (as tinydl.distributed.rank_seed)."""
+    if rank == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(rank)]).generate_state(1, np.uint64)[0] >> 1)

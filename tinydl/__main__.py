@@ -4,6 +4,7 @@
     python -m tinydl train --dataset cifar10 --model seed-cnn --epochs 10 --out runs/seed
     python -m tinydl --version
     python -m tinydl bench                      side-by-side tables against PyTorch
+    python -m tinydl launch -n 2 train ...      any of them (or a script) on N ranks through MPI
 """
 import argparse
 import math
@@ -29,36 +30,48 @@ def _data(args):
 def _train(args, title):
     import tinydl as td
     from tinydl import callbacks, optimizers, progbar, zoo
+    from tinydl import distributed as dist
     from tinydl.datasets import DataLoader
 
-    out = _out_folder(args)
+    # under `launch -n N`: --batch-size is the global batch, rank 0 alone prints and writes files
+    rank, world = dist.rank(), dist.world_size()
+    say = print if rank == 0 else (lambda *a, **k: None)
+    if args.batch_size % world:
+        raise SystemExit(f"--batch-size {args.batch_size} (the global batch) must be a multiple of the {world} ranks")
+    out = _out_folder(args) if rank == 0 else None
     td.set_seed(args.seed)
     if args.device:
         td.set_device(args.device)
     t0 = time.perf_counter()
     (x, y), (xt, yt) = _data(args)
-    print(f"{title}: {args.model} on {args.dataset}, {len(x)} training and {len(xt)} test images "
+    say(f"{title}: {args.model} on {args.dataset}, {len(x)} training and {len(xt)} test images "
           f"(data ready in {time.perf_counter() - t0:.1f}s)", flush=True)
     model = zoo.get(args.model)
-    model.compile(optimizer=optimizers.Adam(args.lr, weight_decay=args.weight_decay),
+    optimizer = optimizers.Adam(args.lr, weight_decay=args.weight_decay)
+    if world > 1:
+        optimizer = dist.DistributedOptimizer(optimizer)
+        td.set_seed(dist.rank_seed(args.seed))             # dropout masks of one's own per rank
+    model.compile(optimizer=optimizer,
                   loss=td.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     normalize = "cifar10" if args.dataset == "cifar10" else None
-    train = DataLoader(x, y, batch_size=args.batch_size, shuffle=True, normalize=normalize,
-                       augment="crop_flip" if args.augment else None, seed=args.seed)
+    train = DataLoader(x, y, batch_size=args.batch_size // world, shuffle=True, normalize=normalize,
+                       augment="crop_flip" if args.augment else None, seed=args.seed,
+                       shard=(rank, world) if world > 1 else None)
     test = DataLoader(xt, yt, batch_size=256, shuffle=False, normalize=normalize)
-    cbs = []
+    cbs = [dist.BroadcastWeights(root=0)] if world > 1 else []
     if out:
         os.makedirs(out, exist_ok=True)
         cbs.append(callbacks.CSVLogger(os.path.join(out, "log.csv")))
-    compiling = progbar.announce_first_compile()
+    compiling = progbar.announce_first_compile(print_fn=say)
     verbose = progbar.auto_verbose() if args.verbose == "auto" else args.verbose
     t0 = time.perf_counter()
-    history = model.fit(train, epochs=args.epochs, validation_data=test, callbacks=cbs, verbose=verbose)
+    history = model.fit(train, epochs=args.epochs, validation_data=test, callbacks=cbs,
+                        verbose=verbose if rank == 0 else 0)
     elapsed = time.perf_counter() - t0
     loss, acc = model.evaluate(test)
     note = ", the first-run compile included" if compiling else ""
-    print(f"test accuracy {acc:.4f} (loss {loss:.4f}) after {args.epochs} epochs in {elapsed:.1f}s "
-          f"({elapsed / args.epochs:.1f}s per epoch{note})")
+    say(f"test accuracy {acc:.4f} (loss {loss:.4f}) after {args.epochs} epochs in {elapsed:.1f}s "
+        f"({elapsed / args.epochs:.1f}s per epoch{note})")
     if out:
         from tinydl.plot import plot_history
         model.save_weights(os.path.join(out, "weights.npz"))
@@ -202,9 +215,13 @@ def main(argv=None):
     bench = sub.add_parser("bench", help="time tinydl against PyTorch, side by side")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions")
     bench.add_argument("--only", nargs="*", help="benchmark scripts to run, e.g. bench_mlp")
+    from tinydl.distributed import launch
+    launch.add_parser(sub, commands=("demo", "train"))
     args = parser.parse_args(argv)
     if args.command == "bench":
         return _bench(args)
+    if args.command == "launch":
+        return launch.run(args)
     if args.dataset == "shapes10":
         args.n_train = args.n_train or 10000
         args.n_test = args.n_test or 2000

@@ -9,9 +9,16 @@ class BatchNormalization(Layer):
 
     Training: batch mean and biased batch variance; the moving statistics follow
     moving = momentum * moving + (1 - momentum) * batch. Inference uses the moving statistics.
-    Weights: [gamma, beta, moving_mean, moving_variance], the last two non-trainable."""
+    Weights: [gamma, beta, moving_mean, moving_variance], the last two non-trainable.
 
-    def __init__(self, momentum=0.99, epsilon=1e-3, input_shape=None, name=None):
+    Data-parallel training (tinydl.distributed): by default each rank normalizes with the
+    statistics of its own slice of the batch, and the ranks' moving statistics drift apart.
+    synchronized=True uses the statistics of the global batch (summed across the ranks, and so
+    are their gradients in backward): N ranks then equal one process on the whole batch, at the
+    cost of three small allreduces per layer and step (tinydl/distributed/sync_batchnorm.py).
+    In a world of one it is the ordinary layer."""
+
+    def __init__(self, momentum=0.99, epsilon=1e-3, synchronized=False, input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
         try:
             self.momentum = _checks.finite_float(momentum, "momentum", 0.0, 1.0)
@@ -19,7 +26,11 @@ class BatchNormalization(Layer):
         except ValueError as e:
             raise ValueError(f"BatchNormalization: {e}. "
                              f"Received: momentum={momentum!r}, epsilon={epsilon!r}") from None
-        self._cache = None
+        if not isinstance(synchronized, bool):
+            raise TypeError(f"BatchNormalization: synchronized must be True or False. "
+                            f"Received: synchronized={synchronized!r}")
+        self.synchronized = synchronized
+        self._cache, self._backward_op = None, ops.batchnorm_backward
 
     def build(self, input_shape):
         # input_shape (C, H, W) or (C,): one statistic per C
@@ -33,16 +44,26 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight("moving_variance", C, "ones", trainable=False)
 
     def call(self, x, training=False):
-        out, self._cache = ops.batchnorm_forward(
+        forward, self._backward_op = self._ops(training)
+        out, self._cache = forward(
             x, self.gamma.value, self.beta.value, self.moving_mean.value,
             self.moving_variance.value, self.momentum, self.epsilon, training=training)
         return out
 
+    def _ops(self, training):
+        """The (forward, backward) pair: the synchronized one in training on several ranks."""
+        if self.synchronized and training:
+            from tinydl.distributed import sync_batchnorm, world_size
+            if world_size() > 1:
+                return sync_batchnorm.sync_batchnorm_forward, sync_batchnorm.sync_batchnorm_backward
+        return ops.batchnorm_forward, ops.batchnorm_backward
+
     def backward(self, dout):
-        dx, dgamma, dbeta = ops.batchnorm_backward(dout, self._cache)
+        dx, dgamma, dbeta = self._backward_op(dout, self._cache)
         self.gamma.accumulate_grad(dgamma)
         self.beta.accumulate_grad(dbeta)
         return dx
 
     def get_config(self):
-        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,
+                "synchronized": self.synchronized}
