@@ -17,6 +17,7 @@ training set's statistics (cifar10.MEAN, cifar10.STD).
 import numpy as np
 
 from tinydl import random as _random
+from tinydl._validate import nonnegative_int, positive_int
 from tinydl.datasets import _augment
 from tinydl.datasets.cifar10 import MEAN as CIFAR10_MEAN
 from tinydl.datasets.cifar10 import STD as CIFAR10_STD
@@ -50,8 +51,7 @@ class DataLoader:
             raise ValueError(f"x and y must hold the same number of samples; received len(x)={len(x)}, len(y)={len(y)}")
         if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
             raise TypeError(f"x must be an integer or float array; received dtype {x.dtype}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int; received batch_size={batch_size!r}")
+        batch_size = positive_int(batch_size, "batch_size", "DataLoader")
         if augment not in AUGMENTS:
             raise ValueError(f"augment must be one of {AUGMENTS}; received augment={augment!r}")
         if normalize not in NORMALIZES:
@@ -59,8 +59,7 @@ class DataLoader:
         for name, value in (("shuffle", shuffle), ("drop_last", drop_last)):
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False; received {name}={value!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be None or a non-negative int; received seed={seed!r}")
+        seed = None if seed is None else nonnegative_int(seed, "seed", "DataLoader")
         if augment is not None and x.ndim != 4:
             raise ValueError(f"augment={augment!r} needs NCHW images (N, C, H, W); received x of shape {x.shape}")
         if normalize == "cifar10" and (x.ndim != 4 or x.shape[1] != 3):

@@ -10,7 +10,7 @@ import numpy as np
 
 from tinydl import device as _device
 from tinydl import ops
-from tinydl.ops import _checks
+from tinydl._validate import finite_float, positive_int
 
 
 # -- learning-rate schedules (a function of the 0-based step, as in Keras) ----------------------
@@ -23,9 +23,9 @@ class ExponentialDecay(LearningRateSchedule):
     """lr = initial * decay_rate ** (step / decay_steps) (floored exponent when staircase)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        self.initial = _checks.finite_float(initial_learning_rate, "initial_learning_rate", low=0.0)
-        self.decay_steps = _checks.positive_int(decay_steps, "decay_steps")
-        self.decay_rate = _checks.finite_float(decay_rate, "decay_rate", low=0.0)
+        self.initial = finite_float(initial_learning_rate, "initial_learning_rate", low=0.0)
+        self.decay_steps = positive_int(decay_steps, "decay_steps")
+        self.decay_rate = finite_float(decay_rate, "decay_rate", low=0.0)
         self.staircase = staircase
 
     def __call__(self, step):
@@ -37,9 +37,9 @@ class CosineDecay(LearningRateSchedule):
     """lr = initial * ((1 - alpha) * (1 + cos(pi * min(step, decay_steps) / decay_steps)) / 2 + alpha)."""
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0):
-        self.initial = _checks.finite_float(initial_learning_rate, "initial_learning_rate", low=0.0)
-        self.decay_steps = _checks.positive_int(decay_steps, "decay_steps")
-        self.alpha = _checks.finite_float(alpha, "alpha", low=0.0, high=1.0)
+        self.initial = finite_float(initial_learning_rate, "initial_learning_rate", low=0.0)
+        self.decay_steps = positive_int(decay_steps, "decay_steps")
+        self.alpha = finite_float(alpha, "alpha", low=0.0, high=1.0)
 
     def __call__(self, step):
         frac = min(step, self.decay_steps) / self.decay_steps
@@ -75,10 +75,10 @@ class schedules:  # noqa: N801 - namespace, as optimizers.schedules.* in Keras
 class Optimizer:
     def __init__(self, learning_rate, weight_decay=0.0, clipnorm=None, global_clipnorm=None):
         self.learning_rate = learning_rate
-        self.weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
-        self.clipnorm = None if clipnorm is None else _checks.finite_float(clipnorm, "clipnorm", low=0.0, low_open=True)
+        self.weight_decay = finite_float(weight_decay, "weight_decay", low=0.0)
+        self.clipnorm = None if clipnorm is None else finite_float(clipnorm, "clipnorm", low=0.0, low_open=True)
         self.global_clipnorm = (None if global_clipnorm is None
-                                else _checks.finite_float(global_clipnorm, "global_clipnorm", low=0.0, low_open=True))
+                                else finite_float(global_clipnorm, "global_clipnorm", low=0.0, low_open=True))
         self.iterations = 0
         self._state: dict[int, dict] = {}
 
@@ -89,7 +89,7 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value):
         if not isinstance(value, LearningRateSchedule) and not callable(value):
-            value = _checks.finite_float(value, "learning_rate", low=0.0)
+            value = finite_float(value, "learning_rate", low=0.0)
         self._learning_rate = value
 
     def current_learning_rate(self) -> float:
@@ -138,7 +138,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.momentum = _checks.finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.momentum = finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
         self.nesterov = bool(nesterov)
 
     def _update(self, p, state, lr, t):
@@ -152,9 +152,9 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.beta_1 = _checks.finite_float(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
-        self.beta_2 = _checks.finite_float(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
-        self.epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
+        self.beta_1 = finite_float(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
+        self.beta_2 = finite_float(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
+        self.epsilon = finite_float(epsilon, "epsilon", low=0.0, low_open=True)
 
     def _update(self, p, state, lr, t):
         m, v = self._slot(state, "m", p), self._slot(state, "v", p)
