@@ -10,9 +10,19 @@ whole sequence of epochs (seed=None takes one from tinydl.set_seed's stream). Ev
 by one Numba kernel (_augment.gather_crop_flip): gather the rows, random-crop (zero padding 4) and
 mirror when augmenting, then scale and normalize.
 
-Pixel scale: integer images (uint8 0..255) are divided by 255; float images are taken to be in
-[0, 1] already. normalize="cifar10" then maps each channel to (x - mean) / std with the CIFAR-10
-training set's statistics (cifar10.MEAN, cifar10.STD).
+Pixel scale, one rule for all of tinydl: nothing is rescaled because of its dtype. Integer
+images come out as float32 of the same values (0..255), exactly as fit / evaluate / predict /
+validation_data see plain arrays. Scaling is always asked for, either in the model
+(layers.Rescaling(1 / 255): every path then agrees) or here, by name:
+
+    normalize=None        x as given (as float32)
+    normalize="unit"      x / 255: pixel values 0..255 -> [0, 1]
+    normalize="cifar10"   (x / 255 - mean) / std per channel, with the CIFAR-10 training set's
+                          statistics (cifar10.MEAN, cifar10.STD): pixel values 0..255 in
+
+Both named options take pixel values 0..255, whatever the dtype. A loader that normalizes
+feeds the model other numbers than the raw test arrays would: evaluate and validate through a
+loader with the same ``normalize`` (or scale in the model instead).
 """
 import numpy as np
 
@@ -23,7 +33,7 @@ from tinydl.datasets.cifar10 import MEAN as CIFAR10_MEAN
 from tinydl.datasets.cifar10 import STD as CIFAR10_STD
 
 AUGMENTS = (None, "crop_flip")
-NORMALIZES = (None, "cifar10")
+NORMALIZES = (None, "unit", "cifar10")
 CROP_PADDING = 4
 FLIP_PROBABILITY = 0.5
 
@@ -38,7 +48,7 @@ class DataLoader:
     batch_size: samples per batch; the last batch is smaller unless ``drop_last``.
     shuffle: a new random order every epoch (else the order of ``x``).
     augment: None or "crop_flip" (random crop after zero padding 4, horizontal flip with p=0.5).
-    normalize: None (x / 255 for integer images) or "cifar10" (then per-channel (x - mean) / std).
+    normalize: None (x as given), "unit" (x / 255) or "cifar10" ((x / 255 - mean) / std per channel).
     seed: seeds shuffling and augmentation; None draws one from tinydl's global stream.
     """
 
@@ -76,7 +86,7 @@ class DataLoader:
         self.augment, self.normalize = augment, normalize
         self.seed = int(seed) if seed is not None else _random.new_seed()
         self._rng = np.random.default_rng(self.seed)
-        self._scale = 1.0 / 255.0 if np.issubdtype(x.dtype, np.integer) else 1.0
+        self._scale = 1.0 if normalize is None else 1.0 / 255.0      # the rule: never by dtype
         if normalize == "cifar10":
             self._mean = np.array(CIFAR10_MEAN, np.float64)
             self._inv_std = 1.0 / np.array(CIFAR10_STD, np.float64)

@@ -39,7 +39,7 @@ def _train(args, title):
     model = zoo.get(args.model)
     model.compile(optimizer=optimizers.Adam(args.lr, weight_decay=args.weight_decay),
                   loss=td.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    normalize = "cifar10" if args.dataset == "cifar10" else None
+    normalize = "cifar10" if args.dataset == "cifar10" else "unit"      # pixels 0..255 in
     train = DataLoader(x, y, batch_size=args.batch_size, shuffle=True, normalize=normalize,
                        augment="crop_flip" if args.augment else None, seed=args.seed)
     test = DataLoader(xt, yt, batch_size=256, shuffle=False, normalize=normalize)

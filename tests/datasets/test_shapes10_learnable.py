@@ -11,8 +11,8 @@ def test_compact_cnn_learns_shapes10_well_above_chance_in_a_short_budget():
     model = zoo.compact_cnn()
     model.compile(optimizer=td.optimizers.Adam(3e-3), loss=td.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
-    model.fit(DataLoader(x, y, batch_size=32, seed=0), epochs=4, verbose=0)
-    _, acc = model.evaluate(DataLoader(xt, yt, batch_size=250, shuffle=False))
+    model.fit(DataLoader(x, y, batch_size=32, seed=0, normalize="unit"), epochs=4, verbose=0)
+    _, acc = model.evaluate(DataLoader(xt, yt, batch_size=250, shuffle=False, normalize="unit"))
     assert acc > 0.4  # chance is 0.10; this run measured 0.78
 
 
@@ -21,7 +21,7 @@ def test_a_linear_classifier_stays_near_chance():
     model = zoo.linear()
     model.compile(optimizer=td.optimizers.Adam(1e-3), loss=td.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
-    model.fit(DataLoader(x, y, batch_size=50, seed=0), epochs=4, verbose=0)
-    _, acc = model.evaluate(DataLoader(xt, yt, batch_size=250, shuffle=False))
+    model.fit(DataLoader(x, y, batch_size=50, seed=0, normalize="unit"), epochs=4, verbose=0)
+    _, acc = model.evaluate(DataLoader(xt, yt, batch_size=250, shuffle=False, normalize="unit"))
     assert acc < 0.25
     assert np.isfinite(acc)

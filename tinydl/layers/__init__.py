@@ -7,6 +7,7 @@ from tinydl.layers.core import Dense, Dropout, Flatten, Input
 from tinydl.layers.layernorm import LayerNormalization
 from tinydl.layers.normalization import BatchNormalization
 from tinydl.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
+from tinydl.layers.preprocessing import Rescaling
 from tinydl.layers.residual import Residual
 from tinydl.layers.vision import ClassToken, PatchEmbedding, PositionalEmbedding, SequencePooling
 
@@ -17,4 +18,5 @@ __all__ = [
     "BatchNormalization", "Residual",
     "MultiHeadAttention", "LayerNormalization",
     "PatchEmbedding", "ClassToken", "PositionalEmbedding", "SequencePooling",
+    "Rescaling",
 ]
