@@ -238,6 +238,8 @@ class Sequential:
 
     def _check_targets(self, y):
         """Sparse labels must be integers inside [0, classes), checked before any kernel runs."""
+        if hasattr(self.loss, "check_targets"):      # e.g. categorical: (N, C) rows, not indices
+            self.loss.check_targets(y)
         if not isinstance(self.loss, _losses.SparseCategoricalCrossentropy) or \
                 isinstance(self.loss, _losses.CategoricalCrossentropy):
             return
