@@ -4,6 +4,7 @@ import pytest
 
 import tinydl as td
 from tinydl import layers, ops
+from tinydl.datasets import DataLoader
 from tinydl.device import backend
 
 
@@ -47,5 +48,5 @@ def test_in_a_model_every_path_sees_the_same_numbers():
     x = np.random.default_rng(2).integers(0, 256, (6, 1, 2, 2)).astype(np.uint8)
     model = td.Sequential([layers.Input((1, 2, 2)), layers.Rescaling(1 / 255), layers.Flatten()])
     np.testing.assert_allclose(model.predict(x), x.reshape(6, 4) / 255, rtol=1e-6)
-    loader = td.datasets.DataLoader(x, np.arange(6), batch_size=6, shuffle=False)
+    loader = DataLoader(x, np.arange(6), batch_size=6, shuffle=False)
     np.testing.assert_array_equal(model.predict(next(iter(loader))[0]), model.predict(x))
