@@ -72,6 +72,28 @@ class schedules:  # noqa: N801 - namespace, as optimizers.schedules.* in Keras
 
 
 # -- the optimizers -------------------------------------------------------------------------
+_UNDERFLOW = 1e-280      # below this a sum of squares may have lost digits to underflow
+
+
+def _l2_norm(grads) -> float:
+    """sqrt(sum of g**2) over ``grads``, without overflow.
+
+    The fast path sums squares in float64 (ops.sum_squares): exact enough, and it cannot
+    overflow for float32 gradients. A float64 gradient above ~1e154 overflows it to inf, one
+    below ~1e-154 underflows it towards 0; then the norm is taken as m * sqrt(sum((g / m)**2))
+    with m = max|g|, on the host. A gradient that
+    holds inf gives inf (clipping scales by 0: inf * 0 is NaN, so TerminateOnNaN sees it), one
+    that holds NaN gives NaN (no clipping; the NaN flows on)."""
+    total = sum(ops.sum_squares(g) for g in grads)
+    if math.isfinite(total) and total > _UNDERFLOW:
+        return math.sqrt(total)
+    host = [np.abs(_device.to_numpy(g).astype(np.float64, copy=False)) for g in grads]
+    m = max(float(np.max(h)) if h.size else 0.0 for h in host)
+    if m == 0.0 or not math.isfinite(m):
+        return m
+    return m * math.sqrt(sum(float(np.sum(np.square(h / m))) for h in host))
+
+
 class Optimizer:
     def __init__(self, learning_rate, weight_decay=0.0, clipnorm=None, global_clipnorm=None):
         self.learning_rate = learning_rate
@@ -109,11 +131,11 @@ class Optimizer:
     def _clip(self, params):
         if self.clipnorm is not None:
             for p in params:
-                norm = math.sqrt(ops.sum_squares(p.grad))
+                norm = _l2_norm([p.grad])
                 if norm > self.clipnorm:
                     ops.scale_(p.grad, self.clipnorm / norm)
         if self.global_clipnorm is not None and params:
-            norm = math.sqrt(sum(ops.sum_squares(p.grad) for p in params))
+            norm = _l2_norm([p.grad for p in params])
             if norm > self.global_clipnorm:
                 for p in params:
                     ops.scale_(p.grad, self.global_clipnorm / norm)
