@@ -13,7 +13,7 @@ from tinydl import device as _device
 from tinydl import losses as _losses
 from tinydl import metrics as _metrics
 from tinydl import optimizers as _optimizers
-from tinydl._io import atomic_open
+from tinydl._io import atomic_open, load_npz
 from tinydl.layers.activations import Sigmoid, Softmax, WithActivation
 from tinydl.layers.base import Layer
 from tinydl.layers.core import Input
@@ -188,7 +188,7 @@ class Sequential:
         ValueError and the model is left unchanged."""
         if not self.built:
             self.build()
-        with np.load(filepath, allow_pickle=False) as data:
+        with load_npz(filepath) as data:      # a text file: "not a tinydl weights .npz"
             saved_arch = data["__architecture__"] if "__architecture__" in data.files else None
             arrays = [data[k] for k in sorted(k for k in data.files if k.startswith("w"))]
         if saved_arch is not None and list(saved_arch) != list(self._architecture()):
