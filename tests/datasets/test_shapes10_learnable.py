@@ -1,11 +1,13 @@
 """shapes10 is learnable by the compact CNN, and not by a linear classifier."""
 import numpy as np
+import pytest
 
 import tinydl as td
 from tinydl import zoo
 from tinydl.datasets import DataLoader, shapes10
 
 
+@pytest.mark.slow
 def test_compact_cnn_learns_shapes10_well_above_chance_in_a_short_budget():
     (x, y), (xt, yt) = shapes10.load_data(n_train=3000, n_test=500, seed=0)
     model = zoo.compact_cnn()
@@ -16,6 +18,7 @@ def test_compact_cnn_learns_shapes10_well_above_chance_in_a_short_budget():
     assert acc > 0.4  # chance is 0.10; this run measured 0.78
 
 
+@pytest.mark.slow
 def test_a_linear_classifier_stays_near_chance():
     (x, y), (xt, yt) = shapes10.load_data(n_train=2000, n_test=500, seed=0)
     model = zoo.linear()

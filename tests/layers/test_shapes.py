@@ -3,9 +3,12 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinydl as td
 from tinydl import layers, optimizers
+from tinydl._validate import conv_output_size
 from tinydl.layers import _shapes
 
 HINT = r"tinydl is channels-first \(NCHW\).*x\.transpose\(0, 3, 1, 2\)"
@@ -96,3 +99,46 @@ def test_one_message_format(make, message):
     with pytest.raises(ValueError) as err:
         make()
     assert str(err.value) == message
+
+
+# ---- shape fuzzing (hypothesis): the build-time shape is the run-time shape, or a clear error ---
+@st.composite
+def window_layers(draw):
+    kind = draw(st.sampled_from(["conv", "max", "avg"]))
+    window = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    strides = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = draw(st.sampled_from(["valid", "same"] + ([0, 1, (2, 1)] if kind == "conv" else [])))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 9)), draw(st.integers(1, 9)))
+    if kind == "conv":
+        layer = layers.Conv2D(2, window, strides=strides, padding=padding)
+    else:
+        cls = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
+        layer = cls(window, strides=strides, padding=padding)
+    return layer, window, strides, padding, shape
+
+
+def _expected(window, strides, padding, shape):
+    _, H, W = shape
+    if padding == "same":
+        return [-(-H // strides[0]), -(-W // strides[1])]
+    ph, pw = (0, 0) if padding == "valid" else ((padding, padding) if isinstance(padding, int) else padding)
+    return [conv_output_size(H, window[0], strides[0], ph, ph), conv_output_size(W, window[1], strides[1], pw, pw)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(window_layers())
+def test_build_shape_equals_the_forward_shape_or_a_clear_error(case):
+    layer, window, strides, padding, shape = case
+    oh, ow = _expected(window, strides, padding, shape)
+    x = np.random.default_rng(0).normal(size=(2,) + shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if oh <= 0 or ow <= 0:
+            with pytest.raises(ValueError, match=r"axis of length <= 0\..*" + HINT):
+                layer.compute_output_shape(shape)
+            with pytest.raises(ValueError, match=HINT):
+                layer(x)                       # refused at build time, before any kernel
+            return
+        predicted = layer.compute_output_shape(shape)
+        assert predicted[1:] == (oh, ow)
+        assert layer(x).shape[1:] == predicted
