@@ -15,6 +15,7 @@ from tinydl import metrics as _metrics
 from tinydl import optimizers as _optimizers
 from tinydl._io import atomic_open, load_npz
 from tinydl.layers.activations import Sigmoid, Softmax, WithActivation
+from tinydl.layers import _shapes
 from tinydl.layers.base import Layer
 from tinydl.layers.core import Input
 from tinydl.progbar import Progbar
@@ -97,9 +98,10 @@ class Sequential:
             self.build(x.shape[1:], np.float64 if x.dtype == np.float64 else np.float32)
         expected = self.input_shape
         if expected is not None and tuple(x.shape[1:]) != tuple(expected):
+            hint = f". {_shapes.nchw_hint(x.shape[1:])}" if _shapes.looks_channels_last(x.shape[1:]) else ""
             raise ValueError(
                 f"{self.name}: expected input of shape (None, {', '.join(map(str, expected))}); "
-                f"received {x.shape}"
+                f"received {x.shape}{hint}"
             )
         x = np.ascontiguousarray(x, dtype=self.dtype)
         return _device.to_device(x, self._dev())

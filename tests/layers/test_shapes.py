@@ -142,3 +142,13 @@ def test_build_shape_equals_the_forward_shape_or_a_clear_error(case):
         predicted = layer.compute_output_shape(shape)
         assert predicted[1:] == (oh, ow)
         assert layer(x).shape[1:] == predicted
+
+
+def test_channels_last_data_for_a_channels_first_model_gets_the_hint():
+    model = _model(layers.Input((3, 8, 8)), layers.Flatten(), layers.Dense(2))
+    with pytest.raises(ValueError, match=r"expected input of shape \(None, 3, 8, 8\); received \(4, 8, 8, 3\)\. "
+                                         r"The input shape \(8, 8, 3\) looks channels-last.*" + HINT):
+        model.predict(np.zeros((4, 8, 8, 3), np.float32))
+    with pytest.raises(ValueError) as err:
+        model.predict(np.zeros((4, 3, 8, 9), np.float32))
+    assert "channels-last" not in str(err.value)
