@@ -21,6 +21,8 @@ inside [0, 2 pad], out of shape (len(idx), C, H, W) float32, mean and inv_std of
 """
 from numba import njit
 
+import tinydl.kernels.cpu  # noqa: F401  (installs the fallback for a cache folder that is not writable)
+
 
 @njit(cache=True)
 def gather_crop_flip(x, idx, dy, dx, flip, pad, scale, mean, inv_std, out):

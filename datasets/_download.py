@@ -1,10 +1,11 @@
 """Downloading a file safely: a progress bar, a ``.part`` file, an md5 check, an atomic rename.
 
     fetch(url, dest, md5)
-        1. stream the body into ``dest.part``, feeding an md5 and a progress bar (on stderr)
+        1. stream the body into ``dest.<random>.part`` (a name of its own: two downloads into one
+           folder never write into each other's file), feeding an md5 and a progress bar (stderr)
         2. check the byte count against Content-Length (a dropped connection is an error)
         3. check the md5 when one is expected
-        4. os.replace(dest.part, dest): ``dest`` exists only when it is complete and checked
+        4. os.replace(part, dest): ``dest`` exists only when it is complete and checked
     On any failure (including Ctrl-C) the ``.part`` file is removed, so a failed download never
     leaves behind something that breaks the next one.
 """
@@ -13,6 +14,7 @@ import http.client
 import os
 import socket
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -98,7 +100,9 @@ def fetch(url: str, dest, md5: str | None = None, progress: bool = True, timeout
     timeout = TIMEOUT if timeout is None else timeout
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    fd, name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    part = Path(name)
     digest = hashlib.md5()
     try:
         try:

@@ -16,18 +16,27 @@ reshapes straight to NCHW: data[n, c*1024 + h*32 + w] is x[n, c, h, w].
 
 The pickles are read with an unpickler that only builds NumPy arrays, lists, dicts and bytes:
 unpickling a file from the internet with plain ``pickle.load`` would run any code it names.
+Before that, every size a member declares (its tar header, each pickle opcode's length) is
+checked against the bytes really there, so a forged header cannot ask for a terabyte.
+
+The cache is trusted only as far as it checks out: the archive's md5, then uint8 images
+(N, 3, 32, 32), int64 labels (N,) inside [0, 10). A cache that fails is rebuilt from the archive
+(or, with no archive, reported as damaged); a folder where no cache can be written still loads
+from the archive, with a warning.
 """
 import codecs
 import io
 import os
 import pickle
+import pickletools
 import tarfile
-import tempfile
+import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from tinydl._io import atomic_open
 from tinydl.datasets import _download
 from tinydl.datasets._download import ChecksumError, DownloadError
 
@@ -38,6 +47,7 @@ FOLDER = "cifar-10-batches-py"
 TRAIN_MEMBERS = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_MEMBERS = ("test_batch",)
 CACHE_NAME = "cifar10.npz"
+MAX_MEMBER_BYTES = 64 << 20   # an official batch pickle is 31 MB: a larger declared size is forged
 
 LABEL_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # per-channel statistics of the training images scaled to [0, 1] (the DataLoader's normalize="cifar10")
@@ -75,14 +85,15 @@ def load_data(data_dir=None, download: bool = True, archive=None, verify: bool =
     cache = root / CACHE_NAME
     if archive is None:
         # 1. a cache made from the official archive
-        arrays = _read_cache(cache, MD5)
+        arrays, problem = _read_cache(cache, MD5)
         if arrays is not None:
             return arrays
         archive = root / FILENAME
         if not archive.exists():
             if not download:
+                state = f"the cache {cache} is {problem}" if problem else f"no cache at {cache}"
                 raise FileNotFoundError(
-                    f"CIFAR-10 is not here: no cache at {cache} and no archive at {archive}, "
+                    f"CIFAR-10 is not here: {state}, no archive at {archive}, "
                     f"and download=False. Download {url or URL} (md5 {MD5}) and put it at {archive}, "
                     "pass archive='path/to/cifar-10-python.tar.gz', or call with download=True."
                 )
@@ -104,7 +115,7 @@ def load_data(data_dir=None, download: bool = True, archive=None, verify: bool =
             archive, MD5, digest,
             advice=f"delete it and download {URL} again (or pass verify=False for a hand-made archive)",
         )
-    arrays = _read_cache(cache, digest)
+    arrays, _ = _read_cache(cache, digest)
     if arrays is None:
         arrays = _read_archive(archive)
         _write_cache(cache, arrays, digest)
@@ -141,8 +152,20 @@ class _ArrayUnpickler(pickle.Unpickler):
         return found
 
 
+def _check_declared_sizes(raw: bytes, member: str) -> None:
+    """Walk the pickle's opcodes (no object is built): a length that runs past the end of the
+    member (a forged 1 TiB bytes8, say) is refused here, before anything is allocated for it."""
+    try:
+        for _ in pickletools.genops(raw):
+            pass
+    except ValueError as e:
+        raise ValueError(f"{member}: the pickle declares more data than the member's "
+                         f"{len(raw):,} bytes hold ({e})") from None
+
+
 def _unpickle(raw: bytes, member: str) -> tuple[np.ndarray, np.ndarray]:
     """(data uint8 (rows, 3072), labels int64 (rows,)) from one pickled batch."""
+    _check_declared_sizes(raw, member)
     batch = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
@@ -170,6 +193,10 @@ def _read_archive(path: Path):
             for info in tar:
                 name = info.name[2:] if info.name.startswith("./") else info.name
                 if name in wanted and info.isfile():
+                    if info.size > MAX_MEMBER_BYTES:
+                        raise ValueError(f"{path}: member {name} declares {info.size:,} bytes; a "
+                                         f"CIFAR-10 batch is about 31 MB (at most {MAX_MEMBER_BYTES:,} "
+                                         "accepted): the archive is damaged or forged")
                     raw[wanted[name]] = tar.extractfile(info).read()
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
         raise ValueError(
@@ -199,29 +226,47 @@ def _read_archive(path: Path):
 
 
 def _read_cache(path: Path, source_md5: str):
-    """The arrays stored at ``path`` if it was made from the archive with ``source_md5``, else None.
-    An unreadable cache (a crash, a copy cut short) counts as no cache: it is rebuilt."""
+    """``(arrays, None)`` when the cache at ``path`` was made from the archive with
+    ``source_md5`` and holds well-formed CIFAR-10 arrays; else ``(None, problem)``, problem None
+    when there is no cache and a phrase ("damaged: ...", "made from another archive") otherwise.
+    A cache that fails any check is never returned: it is rebuilt from the archive."""
     if not path.is_file():
-        return None
+        return None, None
     try:
         with np.load(path, allow_pickle=False) as f:
             if str(f["source_md5"]) != source_md5:
-                return None
-            x_train, y_train, x_test, y_test = (f[k] for k in ("x_train", "y_train", "x_test", "y_test"))
-    except Exception:  # noqa: BLE001 - any damage to the cache means: rebuild it
-        return None
-    return (x_train, y_train), (x_test, y_test)
+                return None, "made from another archive"
+            arrays = tuple(f[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    except Exception as e:  # noqa: BLE001 - any damage to the cache means: rebuild it
+        return None, f"damaged ({type(e).__name__}: {e})"
+    problem = _cache_problem(*arrays)
+    if problem:
+        return None, f"damaged ({problem})"
+    x_train, y_train, x_test, y_test = arrays
+    return ((x_train, y_train), (x_test, y_test)), None
+
+
+def _cache_problem(x_train, y_train, x_test, y_test) -> str | None:
+    """What is wrong with the cached arrays, or None: images uint8 (N, 3, 32, 32), labels
+    int64 (N,) in [0, 10)."""
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (3, 32, 32):
+            return f"x_{split} must be uint8 (N, 3, 32, 32); it is {x.dtype} {x.shape}"
+        if y.dtype != np.int64 or y.shape != (x.shape[0],):
+            return f"y_{split} must be int64 ({x.shape[0]},); it is {y.dtype} {y.shape}"
+        if y.size and (y.min() < 0 or y.max() >= len(LABEL_NAMES)):
+            return f"y_{split} must lie in [0, {len(LABEL_NAMES)}); it holds [{y.min()}, {y.max()}]"
+    return None
 
 
 def _write_cache(path: Path, arrays, source_md5: str) -> None:
+    """Write the cache atomically; a folder that cannot take it (read-only) only warns."""
     (x_train, y_train), (x_test, y_test) = arrays
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_open(path, "wb", suffix=".npz") as f:
             np.savez(f, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
                      source_md5=np.array(source_md5))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except OSError as e:
+        warnings.warn(f"could not write the CIFAR-10 cache {path} ({e.strerror or e}): loaded from "
+                      "the archive, and every later call reads the archive again (slower). Pass a "
+                      "writable data_dir to keep a cache.", RuntimeWarning, stacklevel=3)

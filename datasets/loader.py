@@ -10,9 +10,19 @@ whole sequence of epochs (seed=None takes one from tinydl.set_seed's stream). Ev
 by one Numba kernel (_augment.gather_crop_flip): gather the rows, random-crop (zero padding 4) and
 mirror when augmenting, then scale and normalize.
 
-Pixel scale: integer images (uint8 0..255) are divided by 255; float images are taken to be in
-[0, 1] already. normalize="cifar10" then maps each channel to (x - mean) / std with the CIFAR-10
-training set's statistics (cifar10.MEAN, cifar10.STD).
+Pixel scale, one rule for all of tinydl: nothing is rescaled because of its dtype. Integer
+images come out as float32 of the same values (0..255), exactly as fit / evaluate / predict /
+validation_data see plain arrays. Scaling is always asked for, either in the model
+(layers.Rescaling(1 / 255): every path then agrees) or here, by name:
+
+    normalize=None        x as given (as float32)
+    normalize="unit"      x / 255: pixel values 0..255 -> [0, 1]
+    normalize="cifar10"   (x / 255 - mean) / std per channel, with the CIFAR-10 training set's
+                          statistics (cifar10.MEAN, cifar10.STD): pixel values 0..255 in
+
+Both named options take pixel values 0..255, whatever the dtype. A loader that normalizes
+feeds the model other numbers than the raw test arrays would: evaluate and validate through a
+loader with the same ``normalize`` (or scale in the model instead).
 
 Sharding for data-parallel training, shard=(rank, world): every rank draws the same shuffled order
 of each epoch from ``seed`` (the same order for every world size), pads it by wrapping around to a
@@ -24,13 +34,13 @@ Augmentation draws from a generator of its own per rank (rank 0: from ``seed`` i
 import numpy as np
 
 from tinydl import random as _random
-from tinydl._validate import is_int
+from tinydl._validate import is_int, nonnegative_int, positive_int
 from tinydl.datasets import _augment
 from tinydl.datasets.cifar10 import MEAN as CIFAR10_MEAN
 from tinydl.datasets.cifar10 import STD as CIFAR10_STD
 
 AUGMENTS = (None, "crop_flip")
-NORMALIZES = (None, "cifar10")
+NORMALIZES = (None, "unit", "cifar10")
 CROP_PADDING = 4
 FLIP_PROBABILITY = 0.5
 
@@ -45,7 +55,7 @@ class DataLoader:
     batch_size: samples per batch; the last batch is smaller unless ``drop_last``.
     shuffle: a new random order every epoch (else the order of ``x``).
     augment: None or "crop_flip" (random crop after zero padding 4, horizontal flip with p=0.5).
-    normalize: None (x / 255 for integer images) or "cifar10" (then per-channel (x - mean) / std).
+    normalize: None (x as given), "unit" (x / 255) or "cifar10" ((x / 255 - mean) / std per channel).
     seed: seeds shuffling and augmentation; None draws one from tinydl's global stream.
     shard: None, or (rank, world): this rank's share of every epoch (see the module docstring).
     """
@@ -59,8 +69,7 @@ class DataLoader:
             raise ValueError(f"x and y must hold the same number of samples; received len(x)={len(x)}, len(y)={len(y)}")
         if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
             raise TypeError(f"x must be an integer or float array; received dtype {x.dtype}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int; received batch_size={batch_size!r}")
+        batch_size = positive_int(batch_size, "batch_size", "DataLoader")
         if augment not in AUGMENTS:
             raise ValueError(f"augment must be one of {AUGMENTS}; received augment={augment!r}")
         if normalize not in NORMALIZES:
@@ -68,8 +77,7 @@ class DataLoader:
         for name, value in (("shuffle", shuffle), ("drop_last", drop_last)):
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False; received {name}={value!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be None or a non-negative int; received seed={seed!r}")
+        seed = None if seed is None else nonnegative_int(seed, "seed", "DataLoader")
         if augment is not None and x.ndim != 4:
             raise ValueError(f"augment={augment!r} needs NCHW images (N, C, H, W); received x of shape {x.shape}")
         if normalize == "cifar10" and (x.ndim != 4 or x.shape[1] != 3):
@@ -92,7 +100,7 @@ class DataLoader:
             # one order for all ranks (self._order_rng), augmentation per rank (self._rng)
             self._order_rng = np.random.default_rng(self.seed)
             self._rng = np.random.default_rng(_rank_seed(self.seed, self.shard[0]))
-        self._scale = 1.0 / 255.0 if np.issubdtype(x.dtype, np.integer) else 1.0
+        self._scale = 1.0 if normalize is None else 1.0 / 255.0      # the rule: never by dtype
         if normalize == "cifar10":
             self._mean = np.array(CIFAR10_MEAN, np.float64)
             self._inv_std = 1.0 / np.array(CIFAR10_STD, np.float64)

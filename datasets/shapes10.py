@@ -23,6 +23,8 @@ stays far below a small CNN. The train and test splits come from two independent
 import numpy as np
 from PIL import Image, ImageDraw
 
+from tinydl._validate import nonnegative_int
+
 LABEL_NAMES = ("circle", "square", "triangle", "star", "cross", "ring", "diamond", "hexagon", "bar", "arrow")
 
 SIZE = 32                 # images are SIZE x SIZE
@@ -49,8 +51,7 @@ def label_names() -> list[str]:
 def load_data(n_train: int = 10000, n_test: int = 2000, seed: int = 0):
     """Return ``(x_train, y_train), (x_test, y_test)``: uint8 (N, 3, 32, 32) and int64 (N,)."""
     for name, value in (("n_train", n_train), ("n_test", n_test), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be a non-negative int; received {name}={value!r}")
+        nonnegative_int(value, name, "shapes10.load_data")
     train_seq, test_seq = np.random.SeedSequence(int(seed)).spawn(2)
     return _generate(int(n_train), train_seq), _generate(int(n_test), test_seq)
 

@@ -91,16 +91,16 @@ def test_terminate_on_nan_stops_quietly(model, capsys):
 @pytest.mark.parametrize("make, message", [
     (lambda: layers.Dense(0), r"units must be a positive int. Received: units=0"),
     (lambda: layers.Dense(2.5), r"Received: units=2.5"),
-    (lambda: layers.Dropout(1.0), r"Dropout rate must be in \[0.0, 1.0\); received 1.0"),
-    (lambda: layers.Dropout(-0.1), r"received -0.1"),
-    (lambda: optimizers.SGD(learning_rate=-0.1), r"learning_rate must be >= 0.0; received -0.1"),
-    (lambda: optimizers.Adam(beta_1=1.0), r"beta_1 must be in \[0.0, 1.0\); received 1.0"),
+    (lambda: layers.Dropout(1.0), r"Dropout: rate must be in \[0.0, 1.0\). Received: rate=1.0"),
+    (lambda: layers.Dropout(-0.1), r"Received: rate=-0.1"),
+    (lambda: optimizers.SGD(learning_rate=-0.1), r"learning_rate must be >= 0.0. Received: learning_rate=-0.1"),
+    (lambda: optimizers.Adam(beta_1=1.0), r"beta_1 must be in \[0.0, 1.0\). Received: beta_1=1.0"),
     (lambda: optimizers.SGD(momentum=-1), r"momentum"),
     (lambda: layers.Dense(3, activation="swish2"), r"unknown activation.*received activation='swish2'"),
     (lambda: td.losses.get("hinge2"), r"unknown loss.*received 'hinge2'"),
     (lambda: optimizers.get("adamax2"), r"unknown optimizer.*received 'adamax2'"),
     (lambda: layers.Dense(3, kernel_initializer="nope").build((2,)), r"unknown initializer.*received 'nope'"),
-    (lambda: layers.Input((0, 3)), r"positive ints; received shape=\(0, 3\)"),
+    (lambda: layers.Input((0, 3)), r"Input: shape must be a tuple of positive ints. Received: shape=\(0, 3\)"),
 ])
 def test_invalid_hyperparameters(make, message):
     with pytest.raises(ValueError, match=message):
@@ -114,11 +114,11 @@ def test_unknown_metric(model):
 
 def test_bad_batch_size_and_epochs(model, no_kernels):
     x, y = data()
-    with pytest.raises(ValueError, match="batch_size must be a positive int; received 0"):
+    with pytest.raises(ValueError, match="batch_size must be a positive int. Received: batch_size=0"):
         model.fit(x, y, batch_size=0, verbose=0)
     with pytest.raises(ValueError, match="epochs must be an int"):
         model.fit(x, y, epochs=0, verbose=0)
-    with pytest.raises(ValueError, match=r"validation_split must lie in \[0, 1\); received 1.5"):
+    with pytest.raises(ValueError, match=r"validation_split must be in \[0.0, 1.0\). Received: validation_split=1.5"):
         model.fit(x, y, validation_split=1.5, verbose=0)
 
 

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from PIL import Image
 
 from tinydl.__main__ import main
@@ -16,12 +15,14 @@ def test_help_lists_the_commands():
     assert "demo" in out and "train" in out and "bench" in out
 
 
+@pytest.mark.slow
 def test_demo_trains_and_reports_test_accuracy(capsys):
     assert main(["demo", "--n-train", "300", "--n-test", "100", "--epochs", "1", "--batch-size", "50"]) == 0
     out = capsys.readouterr().out
     assert "Epoch 1/1" in out and "test accuracy" in out
 
 
+@pytest.mark.slow
 def test_train_writes_weights_log_and_plot(tmp_path, capsys):
     out_dir = tmp_path / "run"
     main(["train", "--dataset", "shapes10", "--model", "mlp", "--epochs", "2", "--n-train", "200",

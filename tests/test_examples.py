@@ -3,6 +3,7 @@ import importlib.util
 import pathlib
 
 import numpy as np
+import pytest
 
 import tinydl as td
 
@@ -28,6 +29,7 @@ def test_backprop_by_hand_equals_tinydl_exactly():
     assert ours["loss"] == hand["loss"]
 
 
+@pytest.mark.slow
 def test_gan_moves_generated_points_onto_the_modes():
     ex = load("gan")
     (d0, _), (d1, covered) = ex.train(steps=600, batch=64, log_every=0)

@@ -85,6 +85,32 @@ def test_global_clipnorm_uses_the_norm_of_all_gradients():
     np.testing.assert_allclose([p.value[0], q.value[0]], [-3.0, -4.0])
 
 
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 1e-310])
+def test_clipnorm_scales_huge_and_tiny_float64_gradients_without_overflow(scale):
+    # norm 5 * scale: 1e200 squared overflows float64, 1e-200 squared underflows to 0
+    p = td.Parameter(np.zeros(2))
+    p.grad = np.array([3.0, 4.0]) * scale
+    optimizers.SGD(1.0, clipnorm=scale).step([p])
+    np.testing.assert_allclose(p.value, np.array([-0.6, -0.8]) * scale, rtol=1e-6 if scale < 1e-300 else 1e-12)
+    q, r = td.Parameter(np.zeros(1)), td.Parameter(np.zeros(1))
+    q.grad, r.grad = np.array([6.0 * scale]), np.array([8.0 * scale])   # global norm 10 * scale
+    optimizers.SGD(1.0, global_clipnorm=5 * scale).step([q, r])
+    np.testing.assert_allclose([q.value[0], r.value[0]], np.array([-3.0, -4.0]) * scale,
+                               rtol=1e-6 if scale < 1e-300 else 1e-12)
+
+
+def test_clipnorm_leaves_small_gradients_alone_and_infinite_ones_become_nan():
+    p, z = td.Parameter(np.zeros(2)), td.Parameter(np.zeros(2))
+    p.grad, z.grad = np.array([3e-200, 4e-200]), np.zeros(2)
+    optimizers.SGD(1.0, clipnorm=1.0).step([p, z])         # norms 5e-200 and 0: below the clip
+    np.testing.assert_array_equal(p.value, [-3e-200, -4e-200])
+    np.testing.assert_array_equal(z.value, [0.0, 0.0])
+    q = td.Parameter(np.zeros(2))
+    q.grad = np.array([np.inf, 1.0])
+    optimizers.SGD(1.0, clipnorm=1.0).step([q])
+    assert np.isnan(q.value[0]) and q.value[1] == 0.0       # inf norm: scaled by 0 (inf * 0 = NaN)
+
+
 def test_schedules_by_formula():
     e = schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
     assert e(0) == pytest.approx(0.1) and e(10) == pytest.approx(0.05) and e(5) == pytest.approx(0.1 * 0.5 ** 0.5)

@@ -53,7 +53,7 @@ def _train(args, title):
         td.set_seed(dist.rank_seed(args.seed))             # dropout masks of one's own per rank
     model.compile(optimizer=optimizer,
                   loss=td.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    normalize = "cifar10" if args.dataset == "cifar10" else None
+    normalize = "cifar10" if args.dataset == "cifar10" else "unit"      # pixels 0..255 in
     train = DataLoader(x, y, batch_size=args.batch_size // world, shuffle=True, normalize=normalize,
                        augment="crop_flip" if args.augment else None, seed=args.seed,
                        shard=(rank, world) if world > 1 else None)

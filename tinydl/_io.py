@@ -6,14 +6,20 @@ process, ``token`` random per process, ``n`` a counter per write. It is created 
 (mode 0666 less the umask: 0644 with the usual 022), not 0600 as mkstemp would. A writer killed
 mid-write leaves its temporary file behind; the next write (or load) of the same name removes the
 ones whose process is gone (``clean_orphans``).
+
+And the one door for reading the .npz files tinydl writes (``load_npz``).
 """
 import itertools
 import os
 import secrets
+import zipfile
 from contextlib import contextmanager
+
+import numpy as np
 
 _TOKEN = secrets.token_hex(4)
 _COUNT = itertools.count()
+ZIP_MAGIC = b"PK\x03\x04"     # every .npz is a zip archive
 _MAX_BASE = 200          # file names are at most 255 bytes: leave room for the suffix
 
 
@@ -81,3 +87,18 @@ def atomic_open(path, mode="wb", suffix=""):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def load_npz(path, what: str = "a tinydl weights .npz file"):
+    """``np.load(path, allow_pickle=False)`` for an .npz, or ValueError saying the file is not
+    ``what`` (NumPy alone would call a text file "pickled data") and what it starts with."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:          # a missing file: FileNotFoundError, as open() says it
+        head = f.read(len(ZIP_MAGIC))
+    if head != ZIP_MAGIC:
+        kind = "empty" if not head else f"it starts with {head!r}, not the zip signature {ZIP_MAGIC!r}"
+        raise ValueError(f"{path} is not {what} (an .npz is a zip archive; {kind})")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise ValueError(f"{path} is not {what}: a damaged zip archive ({e})") from e

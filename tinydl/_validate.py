@@ -76,17 +76,20 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_before: int = 0,
     return (size + pad_before + pad_after - span) // stride + 1
 
 
-def finite_float(v, name: str, low=None, high=None, low_open=False, high_open=False) -> float:
-    """A real number inside the given bounds."""
+def finite_float(v, name: str, low=None, high=None, low_open=False, high_open=False,
+                 owner: str | None = None) -> float:
+    """``v`` as a finite Python float inside the given bounds (a bool is not a number here)."""
     try:
+        if isinstance(v, (bool, np.bool_)):
+            raise TypeError
         f = float(v)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{name} must be a number; received {v!r}") from None
+        raise _fail(owner, name, "a number", v) from None
     bad = not np.isfinite(f)
     bad |= low is not None and (f <= low if low_open else f < low)
     bad |= high is not None and (f >= high if high_open else f > high)
     if bad:
-        raise ValueError(f"{name} must be {_range_text(low, high, low_open, high_open)}; received {v!r}")
+        raise _fail(owner, name, _range_text(low, high, low_open, high_open), v)
     return f
 
 

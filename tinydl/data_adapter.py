@@ -3,6 +3,7 @@ any iterable of (x, y) batches) used as it is."""
 import numpy as np
 
 from tinydl import random as _random
+from tinydl._validate import finite_float, positive_int
 
 
 def check_arrays(x, y=None):
@@ -29,9 +30,8 @@ class ArrayBatches:
     """Batches of (x, y) in a fresh (seeded) order each epoch when ``shuffle``."""
 
     def __init__(self, x, y, batch_size, shuffle):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int; received {batch_size!r}")
-        self.x, self.y, self.batch_size, self.shuffle = x, y, int(batch_size), shuffle
+        self.batch_size = positive_int(batch_size, "batch_size")
+        self.x, self.y, self.shuffle = x, y, shuffle
 
     def __len__(self):
         return -(-len(self.x) // self.batch_size)
@@ -50,8 +50,7 @@ class ArrayBatches:
 
 def split_validation(x, y, fraction):
     """Keras's rule: the last ``fraction`` of the samples, before any shuffling."""
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"validation_split must lie in [0, 1); received {fraction!r}")
+    fraction = finite_float(fraction, "validation_split", 0.0, 1.0, high_open=True)
     n_val = int(len(x) * fraction)
     if fraction and n_val == 0:
         raise ValueError(f"validation_split={fraction} leaves no validation sample out of {len(x)}")

@@ -7,6 +7,9 @@
 ``f`` is a scalar made from the output with a fixed random projection, f = sum(out * R), so its
 gradient with respect to the output is exactly R: backward(R) gives the analytic gradients.
 The caller's arrays are never modified: the check perturbs copies.
+
+Nothing is skipped silently: every float input (or those named by ``wrt``) and every trainable
+weight must receive a gradient; a missing or None one fails, naming the input or weight.
 """
 import numpy as np
 
@@ -17,7 +20,8 @@ class GradcheckError(AssertionError):
     """The analytic and numeric gradients disagree; the message names the worst entry."""
 
 
-def gradcheck(fn_or_layer, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, kwargs=None, training=True, seed=0):
+def gradcheck(fn_or_layer, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, kwargs=None, training=True, seed=0,
+              wrt=None):
     """Check ``fn_or_layer``'s gradients by central differences. Returns True or raises.
 
     fn_or_layer:
@@ -27,6 +31,11 @@ def gradcheck(fn_or_layer, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, kwargs=None, 
         returns ``(out, cache)``, ``backward(dout, cache)`` the gradients of the float inputs in
         order (non-float inputs such as labels and masks pass through unperturbed)
       - a loss from tinydl.losses with ``inputs = [y_true, y_pred]``: checks dLoss/dy_pred
+
+    The k-th gradient returned by backward belongs to the k-th float input. Every float input
+    is checked, unless ``wrt`` (positions in ``inputs``) names the ones that have a gradient:
+    e.g. ``wrt=(0, 1, 2)`` for batch norm's (x, gamma, beta, moving_mean, moving_variance), or
+    ``wrt=(0,)`` for a loss op's (pred, soft_target). Every trainable weight is checked always.
     """
     from tinydl.losses import Loss
 
@@ -34,11 +43,11 @@ def gradcheck(fn_or_layer, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, kwargs=None, 
         raise ValueError("gradcheck runs on the 'reference' or 'cpu' device; received 'cuda'")
     rng = np.random.default_rng(seed)
     if isinstance(fn_or_layer, tuple) and len(fn_or_layer) == 2:
-        check = _OpPair(fn_or_layer, inputs, kwargs or {}, rng)
+        check = _OpPair(fn_or_layer, inputs, kwargs or {}, rng, wrt)
     elif isinstance(fn_or_layer, Loss):
         check = _LossCheck(fn_or_layer, inputs)
     elif hasattr(fn_or_layer, "backward") and callable(fn_or_layer):
-        check = _LayerCheck(fn_or_layer, inputs, training, rng)
+        check = _LayerCheck(fn_or_layer, inputs, training, rng, wrt)
     else:
         raise TypeError(
             "gradcheck expects a Layer, a model, an op pair (forward, backward) or a Loss; "
@@ -86,11 +95,39 @@ def _compare(name, analytic, numeric, atol, rtol):
         )
 
 
+def _checked_inputs(xs, wrt):
+    """[(position, array)] of the float inputs, and the positions whose gradient is checked."""
+    floats = [(k, x) for k, x in enumerate(xs) if x is not None and x.dtype.kind == "f"]
+    positions = [k for k, _ in floats]
+    if wrt is None:
+        return floats, set(positions)
+    wrt = [wrt] if isinstance(wrt, (int, np.integer)) else list(wrt)
+    bad = [k for k in wrt if k not in positions]
+    if bad:
+        raise ValueError(f"gradcheck: wrt must name float inputs, positions {positions}; received wrt={wrt}")
+    return floats, set(int(k) for k in wrt)
+
+
+def _input_targets(floats, checked, grads):
+    """(name, array, gradient) for every checked input; a missing or None gradient fails."""
+    grads = list(grads) if isinstance(grads, (list, tuple)) else [grads]
+    for i, (k, x) in enumerate(floats):
+        if k not in checked:
+            continue
+        if i >= len(grads):
+            raise GradcheckError(f"input {k}: backward returned no gradient (it returned "
+                                 f"{len(grads)} for {len(floats)} float inputs)")
+        if grads[i] is None:
+            raise GradcheckError(f"input {k}: backward returned None as its gradient")
+        yield f"input {k}", x, grads[i]
+
+
 class _LayerCheck:
-    def __init__(self, layer, inputs, training, rng):
+    def __init__(self, layer, inputs, training, rng, wrt=None):
         single = not isinstance(inputs, (list, tuple))
         self.layer, self.training = layer, training
         self.xs = [_as64(x) for x in ([inputs] if single else inputs)]
+        self.floats, self.checked = _checked_inputs(self.xs, wrt)
         self._check_float64()
         out = self._forward()
         self._check_float64()
@@ -114,19 +151,17 @@ class _LayerCheck:
         self.layer.zero_grad()
         self._forward()
         dxs = self.layer.backward(self.R)
-        dxs = dxs if isinstance(dxs, (list, tuple)) else [dxs]
         grads = {id(p): p.grad for p in self.layer.trainable_weights}
-        for k, (x, dx) in enumerate(zip(self.xs, dxs)):
-            if x.dtype.kind == "f" and dx is not None:
-                yield f"input {k}", x, dx
+        yield from _input_targets(self.floats, self.checked, dxs)
         for p in self.layer.trainable_weights:
             yield f"weight {p.name}", p.value, grads[id(p)]
 
 
 class _OpPair:
-    def __init__(self, pair, inputs, kwargs, rng):
+    def __init__(self, pair, inputs, kwargs, rng, wrt=None):
         self.forward, self.backward = pair
         self.xs = [_as64(x) if x is not None else None for x in inputs]
+        self.floats, self.checked = _checked_inputs(self.xs, wrt)
         self.kwargs = kwargs
         out, _ = self.forward(*self.xs, **kwargs)
         self.R = rng.standard_normal(np.shape(out)) if np.ndim(out) else float(rng.standard_normal())
@@ -137,12 +172,7 @@ class _OpPair:
 
     def targets(self):
         _, cache = self.forward(*self.xs, **self.kwargs)
-        grads = self.backward(self.R, cache)
-        grads = grads if isinstance(grads, (list, tuple)) else [grads]
-        floats = [(k, x) for k, x in enumerate(self.xs) if x is not None and x.dtype.kind == "f"]
-        for (k, x), g in zip(floats, grads):
-            if g is not None:
-                yield f"input {k}", x, g
+        yield from _input_targets(self.floats, self.checked, self.backward(self.R, cache))
 
 
 class _LossCheck:

@@ -171,13 +171,29 @@ class SparseCategoricalCrossentropy(Loss):
 
 
 class CategoricalCrossentropy(SparseCategoricalCrossentropy):
-    """y_true: target probabilities, one-hot or soft (N, C) (int labels (N,) also work);
-    y_pred: probabilities or logits (N, C)."""
+    """y_true: target probabilities, one-hot or soft (N, C), float or integer (integer one-hot
+    arrays such as np.array([[1, 0, 0], [0, 1, 0]]) are taken as floats); y_pred: probabilities
+    or logits (N, C). Class indices (N,) are refused: they belong to the sparse loss."""
+
+    @staticmethod
+    def check_targets(y_true, classes=None):
+        """Raise unless ``y_true`` is one target row per sample: (N, C), C = ``classes`` if given."""
+        shape = tuple(np.shape(y_true))
+        dtype = np.dtype(y_true.dtype if hasattr(y_true, "dtype") else np.asarray(y_true).dtype)
+        if len(shape) != 2:
+            what = "integer class indices" if dtype.kind in "iub" else "targets"
+            raise ValueError(
+                f"categorical_crossentropy needs one target row per sample (N, C): one-hot or "
+                f"probabilities. Received {what} of shape {shape}. For class indices use "
+                f"loss='sparse_categorical_crossentropy' (or one-hot encode them: np.eye(C)[y])")
+        if classes is not None and shape[1] != classes:
+            raise ValueError(f"categorical_crossentropy: targets must have {classes} columns, one per "
+                             f"class of the model's output; received shape {shape}")
 
     def _targets(self, y_true, y_pred):
-        kind = np.dtype(y_true.dtype).kind if hasattr(y_true, "dtype") else np.asarray(y_true).dtype.kind
-        if kind in "iu":
-            return sparse_labels(y_true, int(y_pred.shape[0]))
+        self.check_targets(y_true, tuple(y_pred.shape)[-1] if len(y_pred.shape) == 2 else None)
+        if not _device.is_device_array(y_true) and np.asarray(y_true).dtype.kind in "iub":
+            y_true = np.asarray(y_true, dtype=np.dtype(y_pred.dtype))     # integer one-hot rows
         return y_true
 
 

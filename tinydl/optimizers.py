@@ -11,7 +11,7 @@ import numpy as np
 
 from tinydl import _config, ops
 from tinydl import device as _device
-from tinydl.ops import _checks
+from tinydl._validate import finite_float, positive_int
 from tinydl.ops import optim as _optim_ops
 
 
@@ -32,9 +32,9 @@ class ExponentialDecay(LearningRateSchedule):
     """lr = initial * decay_rate ** (step / decay_steps) (floored exponent when staircase)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        self.initial = _checks.finite_float(initial_learning_rate, "initial_learning_rate", low=0.0)
-        self.decay_steps = _checks.positive_int(decay_steps, "decay_steps")
-        self.decay_rate = _checks.finite_float(decay_rate, "decay_rate", low=0.0)
+        self.initial = finite_float(initial_learning_rate, "initial_learning_rate", low=0.0)
+        self.decay_steps = positive_int(decay_steps, "decay_steps")
+        self.decay_rate = finite_float(decay_rate, "decay_rate", low=0.0)
         self.staircase = staircase
 
     def get_config(self):
@@ -50,9 +50,9 @@ class CosineDecay(LearningRateSchedule):
     """lr = initial * ((1 - alpha) * (1 + cos(pi * min(step, decay_steps) / decay_steps)) / 2 + alpha)."""
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0):
-        self.initial = _checks.finite_float(initial_learning_rate, "initial_learning_rate", low=0.0)
-        self.decay_steps = _checks.positive_int(decay_steps, "decay_steps")
-        self.alpha = _checks.finite_float(alpha, "alpha", low=0.0, high=1.0)
+        self.initial = finite_float(initial_learning_rate, "initial_learning_rate", low=0.0)
+        self.decay_steps = positive_int(decay_steps, "decay_steps")
+        self.alpha = finite_float(alpha, "alpha", low=0.0, high=1.0)
 
     def get_config(self):
         return {"initial_learning_rate": self.initial, "decay_steps": self.decay_steps, "alpha": self.alpha}
@@ -99,13 +99,35 @@ def _device_of(p) -> str:
 
 
 # -- the optimizers -------------------------------------------------------------------------
+_UNDERFLOW = 1e-280      # below this a sum of squares may have lost digits to underflow
+
+
+def _l2_norm(grads) -> float:
+    """sqrt(sum of g**2) over ``grads``, without overflow.
+
+    The fast path sums squares in float64 (ops.sum_squares): exact enough, and it cannot
+    overflow for float32 gradients. A float64 gradient above ~1e154 overflows it to inf, one
+    below ~1e-154 underflows it towards 0; then the norm is taken as m * sqrt(sum((g / m)**2))
+    with m = max|g|, on the host. A gradient that
+    holds inf gives inf (clipping scales by 0: inf * 0 is NaN, so TerminateOnNaN sees it), one
+    that holds NaN gives NaN (no clipping; the NaN flows on)."""
+    total = sum(ops.sum_squares(g) for g in grads)
+    if math.isfinite(total) and total > _UNDERFLOW:
+        return math.sqrt(total)
+    host = [np.abs(_device.to_numpy(g).astype(np.float64, copy=False)) for g in grads]
+    m = max(float(np.max(h)) if h.size else 0.0 for h in host)
+    if m == 0.0 or not math.isfinite(m):
+        return m
+    return m * math.sqrt(sum(float(np.sum(np.square(h / m))) for h in host))
+
+
 class Optimizer:
     def __init__(self, learning_rate, weight_decay=0.0, clipnorm=None, global_clipnorm=None):
         self.learning_rate = learning_rate
-        self.weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
-        self.clipnorm = None if clipnorm is None else _checks.finite_float(clipnorm, "clipnorm", low=0.0, low_open=True)
+        self.weight_decay = finite_float(weight_decay, "weight_decay", low=0.0)
+        self.clipnorm = None if clipnorm is None else finite_float(clipnorm, "clipnorm", low=0.0, low_open=True)
         self.global_clipnorm = (None if global_clipnorm is None
-                                else _checks.finite_float(global_clipnorm, "global_clipnorm", low=0.0, low_open=True))
+                                else finite_float(global_clipnorm, "global_clipnorm", low=0.0, low_open=True))
         self.iterations = 0
         self._state: dict[int, dict] = {}
 
@@ -116,7 +138,7 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value):
         if not isinstance(value, LearningRateSchedule) and not callable(value):
-            value = _checks.finite_float(value, "learning_rate", low=0.0)
+            value = finite_float(value, "learning_rate", low=0.0)
         self._learning_rate = value
 
     def current_learning_rate(self) -> float:
@@ -146,11 +168,11 @@ class Optimizer:
     def _clip(self, params):
         if self.clipnorm is not None:
             for p in params:
-                norm = math.sqrt(ops.sum_squares(p.grad))
+                norm = _l2_norm([p.grad])
                 if norm > self.clipnorm:
                     ops.scale_(p.grad, self.clipnorm / norm)
         if self.global_clipnorm is not None and params:
-            norm = math.sqrt(sum(ops.sum_squares(p.grad) for p in params))
+            norm = _l2_norm([p.grad for p in params])
             if norm > self.global_clipnorm:
                 for p in params:
                     ops.scale_(p.grad, self.global_clipnorm / norm)
@@ -220,7 +242,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.momentum = _checks.finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.momentum = finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
         self.nesterov = bool(nesterov)
 
     def _update(self, p, state, lr, t):
@@ -234,9 +256,9 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.beta_1 = _checks.finite_float(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
-        self.beta_2 = _checks.finite_float(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
-        self.epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
+        self.beta_1 = finite_float(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
+        self.beta_2 = finite_float(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
+        self.epsilon = finite_float(epsilon, "epsilon", low=0.0, low_open=True)
 
     def _update(self, p, state, lr, t):
         m, v = self._slot(state, "m", p), self._slot(state, "v", p)
@@ -259,9 +281,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.rho = _checks.finite_float(rho, "rho", low=0.0, high=1.0, high_open=True)
-        self.momentum = _checks.finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
-        self.epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
+        self.rho = finite_float(rho, "rho", low=0.0, high=1.0, high_open=True)
+        self.momentum = finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.epsilon = finite_float(epsilon, "epsilon", low=0.0, low_open=True)
 
     def _update(self, p, state, lr, t):
         momentum = self._slot(state, "momentum", p) if self.momentum > 0 else None
@@ -276,9 +298,9 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=0.0,
                  **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.initial_accumulator_value = _checks.finite_float(
+        self.initial_accumulator_value = finite_float(
             initial_accumulator_value, "initial_accumulator_value", low=0.0)
-        self.epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
+        self.epsilon = finite_float(epsilon, "epsilon", low=0.0, low_open=True)
 
     def _update(self, p, state, lr, t):
         if "accumulator" not in state:

@@ -13,7 +13,8 @@ TEST = cifar10.TEST_MEMBERS
 
 def leftovers(folder):
     """Files a failed load must not leave: a cache, a temporary cache, a .part download."""
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith(cifar10.CACHE_NAME) or p.suffix == ".part")
+    return sorted(p.name for p in folder.iterdir()
+                  if p.name.startswith((cifar10.CACHE_NAME, ".tmp-")) or p.suffix == ".part")
 
 
 def test_pixel_layout_and_labels(make_archive, tmp_path):
@@ -208,3 +209,94 @@ def test_write_tar_helper_makes_the_official_member_names(archive_tools, tmp_pat
     path = archive_tools.write_tar(tmp_path / "t.tar.gz", {"data_batch_1": b"x"})
     with tarfile.open(path) as tar:
         assert tar.getnames() == ["cifar-10-batches-py/data_batch_1"]
+
+
+# ---- a cache is trusted only as far as it checks out (issue 9, item 16) -------------------------
+def _forged_cache(path, md5, n=10):
+    """A well-formed npz with the right md5 tag but NHWC float32 images and labels up to 400."""
+    rng = np.random.default_rng(0)
+    x = rng.random((n, 32, 32, 3)).astype(np.float32)
+    y = rng.integers(0, 401, n).astype(np.int64)
+    np.savez(path, x_train=x, y_train=y, x_test=x[:3], y_test=y[:3], source_md5=np.array(md5))
+
+
+def test_cache_with_the_official_md5_but_wrong_arrays_is_rebuilt_from_the_archive(make_archive, tmp_path,
+                                                                                    official_md5):
+    arc = make_archive()
+    official_md5(arc.md5)
+    (tmp_path / cifar10.FILENAME).write_bytes(arc.bytes)
+    _forged_cache(tmp_path / cifar10.CACHE_NAME, arc.md5)
+    (x, y), _ = cifar10.load_data(data_dir=tmp_path, download=False)
+    assert x.dtype == np.uint8 and x.shape[1:] == (3, 32, 32)
+    np.testing.assert_array_equal(y, arc.expected(TRAIN)[1])
+    arrays, problem = cifar10._read_cache(tmp_path / cifar10.CACHE_NAME, arc.md5)   # rewritten, good
+    assert problem is None and arrays[0][0].shape == x.shape
+
+
+@pytest.mark.parametrize("forge, says", [
+    (lambda path: _forged_cache(path, cifar10.MD5), r"damaged \(x_train must be uint8 \(N, 3, 32, 32\); "
+                                                    r"it is float32 \(10, 32, 32, 3\)\)"),
+    (lambda path: path.write_bytes(b"PK\x03\x04 not really a zip"), r"damaged \(BadZipFile"),
+])
+def test_damaged_cache_without_an_archive_is_reported_as_damaged(tmp_path, forge, says):
+    forge(tmp_path / cifar10.CACHE_NAME)
+    with pytest.raises(FileNotFoundError, match=r"the cache .*cifar10.npz is " + says) as err:
+        cifar10.load_data(data_dir=tmp_path, download=False)
+    assert "no cache at" not in str(err.value)
+
+
+def test_labels_out_of_range_in_the_cache_are_refused(tmp_path):
+    x = np.zeros((4, 3, 32, 32), np.uint8)
+    np.savez(tmp_path / cifar10.CACHE_NAME, x_train=x, y_train=np.array([0, 1, 2, 400]), x_test=x,
+             y_test=np.zeros(4, np.int64), source_md5=np.array(cifar10.MD5))
+    with pytest.raises(FileNotFoundError, match=r"y_train must lie in \[0, 10\); it holds \[0, 400\]"):
+        cifar10.load_data(data_dir=tmp_path, download=False)
+
+
+def test_read_only_folder_loads_from_the_archive_and_warns(make_archive, tmp_path, official_md5, monkeypatch):
+    """What a read-only folder does to the atomic write (mkstemp: EACCES), also as root."""
+    import tempfile
+    arc = make_archive()
+    official_md5(arc.md5)
+    (tmp_path / cifar10.FILENAME).write_bytes(arc.bytes)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.warns(RuntimeWarning, match=r"could not write the CIFAR-10 cache .*Permission denied.*"
+                                            r"loaded from the archive"):
+        _, (_, y_test) = cifar10.load_data(data_dir=tmp_path, download=False)
+    np.testing.assert_array_equal(y_test, arc.expected(TEST)[1])
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
+                    reason="root writes into read-only folders")
+def test_read_only_folder_for_real(make_archive, tmp_path, official_md5):
+    arc = make_archive()
+    official_md5(arc.md5)
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / cifar10.FILENAME).write_bytes(arc.bytes)
+    folder.chmod(0o555)
+    try:
+        with pytest.warns(RuntimeWarning, match="could not write the CIFAR-10 cache"):
+            cifar10.load_data(data_dir=folder, download=False)
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_forged_terabyte_pickle_length_is_refused_clearly(make_archive, tmp_path):
+    # protocol 4, BINBYTES8 declaring 1 TiB, then 16 bytes: nothing may try to allocate 1 TiB
+    forged = b"\x80\x04\x8e" + (1 << 40).to_bytes(8, "little") + b"x" * 16
+    arc = make_archive(members={"data_batch_2": forged})
+    with pytest.raises(ValueError, match=r"data_batch_2: the pickle declares more data than the "
+                                         r"member's 27 bytes hold"):
+        cifar10.load_data(data_dir=tmp_path / "d", archive=arc.path, verify=False)
+
+
+def test_a_member_declaring_too_many_bytes_is_refused(make_archive, tmp_path, monkeypatch):
+    arc = make_archive()
+    monkeypatch.setattr(cifar10, "MAX_MEMBER_BYTES", 1000)      # the small members are ~6 KB
+    with pytest.raises(ValueError, match=r"member cifar-10-batches-py/data_batch_\d declares [\d,]+ bytes"):
+        cifar10.load_data(data_dir=tmp_path / "d", archive=arc.path, verify=False)

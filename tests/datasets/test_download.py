@@ -106,3 +106,37 @@ def test_interrupted_fetch_removes_the_part_file(http_server, tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         _download.fetch(url, tmp_path / "blob")
     assert calls and files(tmp_path) == []
+
+
+def test_two_downloads_into_one_folder_do_not_share_a_part_file(http_server, tmp_path, monkeypatch):
+    import threading
+    body = bytes(range(256)) * 2000
+    url = http_server.serve("/blob", body)
+    both_writing = threading.Barrier(2, timeout=10)
+    seen = []
+    real_update = _download._Progress.update
+
+    def update(self, n):
+        if self.done == 0:                      # each download, after its first block
+            both_writing.wait()
+            seen.append(sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".part"))
+        real_update(self, n)
+
+    monkeypatch.setattr(_download._Progress, "update", update)
+    errors = []
+
+    def run():
+        try:
+            _download.fetch(url, tmp_path / "blob", progress=False)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert len(seen) == 2 and len(seen[0]) == 2, seen      # two .part files at once, each its own
+    assert (tmp_path / "blob").read_bytes() == body
+    assert files(tmp_path) == ["blob"]

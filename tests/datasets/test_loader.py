@@ -27,7 +27,7 @@ def test_each_sample_once_per_epoch_and_len():
     for xb, yb in zip(xs, ys):  # each x row belongs with its y
         assert xb.dtype == np.float32 and yb.dtype == np.int64
         assert xb.shape == (len(yb), 3, 8, 8)
-        np.testing.assert_array_equal(xb, (x[yb] / np.float32(255)).astype(np.float32))
+        np.testing.assert_array_equal(xb, x[yb].astype(np.float32))     # no scaling by dtype
 
 
 def test_drop_last():
@@ -67,7 +67,26 @@ def test_no_shuffle_keeps_the_order():
     x = images(20)
     xs, ys = epoch(DataLoader(x, np.arange(20), batch_size=6, shuffle=False))
     np.testing.assert_array_equal(np.concatenate(ys), np.arange(20))
-    np.testing.assert_array_equal(np.concatenate(xs), x / np.float32(255))
+    np.testing.assert_array_equal(np.concatenate(xs), x.astype(np.float32))
+
+
+def test_unit_normalization_divides_by_255_whatever_the_dtype():
+    x = images(6, h=3, w=3)
+    for given in (x, x.astype(np.float64), x.astype(np.int32)):
+        xb, _ = next(iter(DataLoader(given, np.arange(6), batch_size=6, shuffle=False, normalize="unit")))
+        np.testing.assert_array_equal(xb, x / np.float32(255))
+    hand = np.array([0, 51, 255], np.uint8).reshape(3, 1)
+    xb, _ = next(iter(DataLoader(hand, np.arange(3), batch_size=3, shuffle=False, normalize="unit")))
+    np.testing.assert_allclose(xb.ravel(), [0.0, 0.2, 1.0], rtol=1e-7)
+
+
+def test_loader_and_plain_arrays_give_the_model_the_same_numbers():
+    """The one rule: fit(x_uint8) and fit(DataLoader(x_uint8)) feed the same values."""
+    x = images(8, h=4, w=4)
+    model = td.Sequential([td.layers.Input((3, 4, 4)), td.layers.Flatten()])
+    xb, yb = next(iter(DataLoader(x, np.arange(8), batch_size=8, shuffle=False)))
+    np.testing.assert_array_equal(model.predict(x), model.predict(xb))
+    np.testing.assert_array_equal(model.predict(x), x.reshape(8, -1).astype(np.float32))
 
 
 def test_cifar10_normalization_values():
@@ -85,14 +104,15 @@ def test_cifar10_normalization_values():
     assert cifar10.STD == (0.2470, 0.2435, 0.2616)
 
 
-def test_float_images_are_not_rescaled():
-    x = np.random.default_rng(0).random((9, 3, 4, 4)).astype(np.float64)
+def test_float_images_are_not_rescaled_and_cifar10_takes_pixel_values():
+    x = np.random.default_rng(0).random((9, 3, 4, 4)).astype(np.float64) * 255
     xb, _ = next(iter(DataLoader(x, np.arange(9), batch_size=9, shuffle=False)))
     assert xb.dtype == np.float32
     np.testing.assert_array_equal(xb, x.astype(np.float32))
     xb, _ = next(iter(DataLoader(x, np.arange(9), batch_size=9, shuffle=False, normalize="cifar10")))
     mean = np.array(cifar10.MEAN).reshape(1, 3, 1, 1)
-    np.testing.assert_allclose(xb, (x - mean) / np.array(cifar10.STD).reshape(1, 3, 1, 1), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(xb, (x / 255 - mean) / np.array(cifar10.STD).reshape(1, 3, 1, 1),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_half_precision_images():
@@ -113,7 +133,7 @@ def test_flat_features_and_float_targets_pass_through():
 
 def test_non_contiguous_input():
     x = images(10, h=8, w=8)[:, :, :, ::-1]  # a reversed view
-    xb, _ = next(iter(DataLoader(x, np.arange(10), batch_size=10, shuffle=False)))
+    xb, _ = next(iter(DataLoader(x, np.arange(10), batch_size=10, shuffle=False, normalize="unit")))
     np.testing.assert_array_equal(xb, x / np.float32(255))
 
 
@@ -133,7 +153,7 @@ def all_crops_and_flips(img, pad):
 
 def test_crops_and_flips_really_happen():
     x = images(200, h=8, w=8, seed=3)
-    loader = DataLoader(x, np.arange(200), batch_size=64, augment="crop_flip", seed=1)
+    loader = DataLoader(x, np.arange(200), batch_size=64, augment="crop_flip", normalize="unit", seed=1)
     seen, first = [], {}
     for xb, yb in loader:
         for img, n in zip(xb, yb):
@@ -179,16 +199,16 @@ def test_augment_and_normalize_together_match_numpy():
 
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(y=np.arange(9)), ValueError, "same number of samples; received len(x)=10, len(y)=9"),
-    (dict(batch_size=0), ValueError, "batch_size must be a positive int; received batch_size=0"),
-    (dict(batch_size=-4), ValueError, "batch_size must be a positive int; received batch_size=-4"),
-    (dict(batch_size=2.0), ValueError, "batch_size must be a positive int; received batch_size=2.0"),
-    (dict(batch_size=True), ValueError, "batch_size must be a positive int; received batch_size=True"),
+    (dict(batch_size=0), ValueError, "DataLoader: batch_size must be a positive int. Received: batch_size=0"),
+    (dict(batch_size=-4), ValueError, "DataLoader: batch_size must be a positive int. Received: batch_size=-4"),
+    (dict(batch_size=2.0), ValueError, "DataLoader: batch_size must be a positive int. Received: batch_size=2.0"),
+    (dict(batch_size=True), ValueError, "DataLoader: batch_size must be a positive int. Received: batch_size=True"),
     (dict(augment="flip"), ValueError, "augment must be one of (None, 'crop_flip'); received augment='flip'"),
     (dict(normalize="imagenet"), ValueError,
-     "normalize must be one of (None, 'cifar10'); received normalize='imagenet'"),
+     "normalize must be one of (None, 'unit', 'cifar10'); received normalize='imagenet'"),
     (dict(shuffle="yes"), TypeError, "shuffle must be True or False; received shuffle='yes'"),
     (dict(drop_last=1), TypeError, "drop_last must be True or False; received drop_last=1"),
-    (dict(seed=-1), ValueError, "seed must be None or a non-negative int; received seed=-1"),
+    (dict(seed=-1), ValueError, "DataLoader: seed must be an int >= 0. Received: seed=-1"),
     (dict(x=np.zeros((10, 12)), augment="crop_flip"), ValueError,
      "augment='crop_flip' needs NCHW images (N, C, H, W); received x of shape (10, 12)"),
     (dict(x=np.zeros((10, 1, 4, 4)), normalize="cifar10"), ValueError,

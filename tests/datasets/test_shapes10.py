@@ -92,10 +92,10 @@ def test_masks_draw_each_class_shape():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(n_train=-1), "n_train must be a non-negative int; received n_train=-1"),
-    (dict(n_test=2.5), "n_test must be a non-negative int; received n_test=2.5"),
-    (dict(seed=-3), "seed must be a non-negative int; received seed=-3"),
-    (dict(n_train=True), "n_train must be a non-negative int; received n_train=True"),
+    (dict(n_train=-1), "n_train must be an int >= 0. Received: n_train=-1"),
+    (dict(n_test=2.5), "n_test must be an int >= 0. Received: n_test=2.5"),
+    (dict(seed=-3), "seed must be an int >= 0. Received: seed=-3"),
+    (dict(n_train=True), "n_train must be an int >= 0. Received: n_train=True"),
 ])
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):

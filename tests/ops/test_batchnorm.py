@@ -95,7 +95,8 @@ def test_finite_differences_on_the_reference(rng):
             gamma, beta, rm, rv = _params(rng, shape[1])
             for training in (True, False):
                 assert td.gradcheck((ops.batchnorm_forward, ops.batchnorm_backward),
-                                    [x, gamma, beta, rm, rv], kwargs=dict(training=training))
+                                    [x, gamma, beta, rm, rv], kwargs=dict(training=training),
+                                    wrt=(0, 1, 2))      # the moving statistics have no gradient
 
 
 @pytest.mark.parametrize("dev,version", CASES)
@@ -177,7 +178,7 @@ def test_bad_input_fails_before_any_kernel(no_kernel):
         ops.batchnorm_forward(x, *ok[:2], np.zeros(3, np.float32), ok[3])
     with pytest.raises(ValueError, match=r"writeable contiguous"):
         ops.batchnorm_forward(x, *ok[:2], np.zeros(6)[::2], ok[3])
-    with pytest.raises(ValueError, match=r"momentum must .*\[0.0, 1.0\]; received 1.5"):
+    with pytest.raises(ValueError, match=r"momentum must be in \[0.0, 1.0\]. Received: batchnorm momentum=1.5"):
         ops.batchnorm_forward(x, *ok, momentum=1.5)
-    with pytest.raises(ValueError, match=r"eps must .*; received 0"):
+    with pytest.raises(ValueError, match=r"eps must be > 0.0. Received: batchnorm eps=0"):
         ops.batchnorm_forward(x, *ok, eps=0)

@@ -155,7 +155,7 @@ P, G, Z = (lambda: np.ones((2, 3))), (lambda: np.ones((2, 3))), (lambda: np.zero
 
 @pytest.mark.parametrize("call, error, words", [
     (lambda: ops.sgd_update(P(), G(), None, -0.1), ValueError, ["lr", ">= 0", "-0.1"]),
-    (lambda: ops.sgd_update(P(), G(), Z(), 0.1, momentum=1.0), ValueError, ["momentum", "received 1.0"]),
+    (lambda: ops.sgd_update(P(), G(), Z(), 0.1, momentum=1.0), ValueError, ["momentum", "Received: momentum=1.0"]),
     (lambda: ops.sgd_update(P(), G(), None, 0.1, momentum=0.9), ValueError, ["velocity", "None"]),
     (lambda: ops.sgd_update(P(), G(), np.zeros((3, 2)), 0.1, momentum=0.9), ValueError, ["(2, 3)", "(3, 2)"]),
     (lambda: ops.sgd_update(P(), G(), None, 0.1, weight_decay=-1), ValueError, ["weight_decay", "-1"]),

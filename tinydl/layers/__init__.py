@@ -9,6 +9,7 @@ from tinydl.layers.merge import Add, Average, Concatenate, Multiply, add, averag
 from tinydl.layers.layernorm import LayerNormalization
 from tinydl.layers.normalization import BatchNormalization
 from tinydl.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
+from tinydl.layers.preprocessing import Rescaling
 from tinydl.layers.residual import Residual
 from tinydl.layers.serialization import deserialize, serialize
 from tinydl.layers.vision import ClassToken, PatchEmbedding, PositionalEmbedding, SequencePooling
@@ -22,4 +23,5 @@ __all__ = [
     "PatchEmbedding", "ClassToken", "PositionalEmbedding", "SequencePooling",
     "Add", "Multiply", "Average", "Concatenate", "add", "multiply", "average", "concatenate",
     "serialize", "deserialize",
+    "Rescaling",
 ]

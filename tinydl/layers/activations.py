@@ -5,7 +5,7 @@
 """
 from tinydl import ops
 from tinydl.layers.base import Layer
-from tinydl.ops import _checks
+from tinydl._validate import finite_float
 
 
 class _Activation(Layer):
@@ -37,7 +37,7 @@ class LeakyReLU(_Activation):
 
     def __init__(self, negative_slope=0.3, input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
-        self.negative_slope = _checks.finite_float(negative_slope, "negative_slope", low=0.0)
+        self.negative_slope = finite_float(negative_slope, "negative_slope", low=0.0, owner="LeakyReLU")
 
     def _forward_kwargs(self):
         return {"negative_slope": self.negative_slope}

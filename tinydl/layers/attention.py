@@ -14,6 +14,7 @@ import numpy as np
 from tinydl import device as _device
 from tinydl import initializers, ops
 from tinydl import random as _random
+from tinydl._validate import finite_float, positive_int
 from tinydl.layers.base import Layer, float_dtype
 
 
@@ -39,16 +40,11 @@ class MultiHeadAttention(Layer):
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_causal_mask=False,
                  input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
-        for arg, val in (("num_heads", num_heads), ("key_dim", key_dim)):
-            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-                raise ValueError(f"MultiHeadAttention: {arg} must be a positive int. Received: {arg}={val!r}")
-        if value_dim is not None and (isinstance(value_dim, bool) or not isinstance(value_dim, int) or value_dim < 1):
-            raise ValueError(f"MultiHeadAttention: value_dim must be a positive int or None. Received: value_dim={value_dim!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"MultiHeadAttention: dropout must be a float in [0, 1). Received: dropout={dropout!r}")
-        self.num_heads, self.key_dim = num_heads, key_dim
-        self.value_dim = value_dim or key_dim
-        self.dropout = float(dropout)
+        owner = "MultiHeadAttention"
+        self.num_heads = positive_int(num_heads, "num_heads", owner)
+        self.key_dim = positive_int(key_dim, "key_dim", owner)
+        self.value_dim = self.key_dim if value_dim is None else positive_int(value_dim, "value_dim", owner)
+        self.dropout = finite_float(dropout, "dropout", 0.0, 1.0, high_open=True, owner=owner)
         self.use_causal_mask = bool(use_causal_mask)
         self.dquery = self.dvalue = self.dkey = None
 

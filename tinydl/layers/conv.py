@@ -4,17 +4,10 @@ import math
 import numpy as np
 
 from tinydl import initializers, ops
+from tinydl._validate import conv_output_size, pair, positive_int
+from tinydl.layers import _shapes
 from tinydl.layers.activations import WithActivation, get_activation, serialize_activation
 from tinydl.layers.base import Layer
-from tinydl.ops import _checks
-
-
-def _positive_pair(v, what, owner):
-    try:
-        return _checks.pair(v, what, 1)
-    except ValueError:
-        raise ValueError(f"{owner}: {what} must be a positive int or a pair of them. "
-                         f"Received: {what}={v!r}") from None
 
 
 def check_padding(padding, owner):
@@ -24,12 +17,25 @@ def check_padding(padding, owner):
             return padding.lower()
     else:
         try:
-            _checks.pair(padding, "padding", 0)
+            pair(padding, "padding", 0)
             return padding
         except ValueError:
             pass
     raise ValueError(f"{owner}: padding must be 'valid', 'same', an int >= 0 or a pair (ph, pw) "
                      f"of them. Received: padding={padding!r}")
+
+
+def window_output_shape(owner, input_shape, channels, window, strides, padding):
+    """(channels, OH, OW) of a conv or pooling window over a (C, H, W) input (channels None:
+    the input's C); raises, with the channels-first hint, when an axis would be <= 0."""
+    if len(input_shape) != 3:
+        raise ValueError(f"{owner}: expected input (C, H, W) per sample; received input_shape "
+                         f"{tuple(input_shape)}. {_shapes.nchw_hint(input_shape)}")
+    C, H, W = input_shape
+    pt, pb, pl, pr = explicit_padding(padding, (H, W), window, strides)
+    oh = conv_output_size(H, window[0], strides[0], pt, pb)
+    ow = conv_output_size(W, window[1], strides[1], pl, pr)
+    return _shapes.check_output_shape(owner, input_shape, (C if channels is None else channels, oh, ow))
 
 
 def explicit_padding(padding, size, kernel, stride):
@@ -45,7 +51,7 @@ def explicit_padding(padding, size, kernel, stride):
             total = max((math.ceil(n / s) - 1) * s + k - n, 0)
             pads += [total // 2, total - total // 2]
         return tuple(pads)
-    ph, pw = _checks.pair(padding, "padding", 0)
+    ph, pw = pair(padding, "padding", 0)
     return (ph, ph, pw, pw)
 
 
@@ -58,11 +64,9 @@ class Conv2D(WithActivation, Layer):
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
-            raise ValueError(f"Conv2D: filters must be a positive int. Received: filters={filters!r}")
-        self.filters = int(filters)
-        self.kernel_size = _positive_pair(kernel_size, "kernel_size", "Conv2D")
-        self.strides = _positive_pair(strides, "strides", "Conv2D")
+        self.filters = positive_int(filters, "filters", "Conv2D")
+        self.kernel_size = pair(kernel_size, "kernel_size", 1, "Conv2D")
+        self.strides = pair(strides, "strides", 1, "Conv2D")
         self.padding = check_padding(padding, "Conv2D")
         self.activation = get_activation(activation, owner="Conv2D")
         self.use_bias = bool(use_bias)
@@ -73,9 +77,8 @@ class Conv2D(WithActivation, Layer):
 
     def build(self, input_shape):
         # input_shape (C, H, W) -> W (filters, C, kh, kw), b (filters,)
-        if len(input_shape) != 3:
-            raise ValueError(f"{self.name}: expected input (C, H, W) per sample; "
-                             f"received input_shape {tuple(input_shape)}")
+        self.compute_output_shape(input_shape)          # raises when an output axis is <= 0
+        _shapes.warn_if_channels_last(input_shape)
         self.in_channels = input_shape[0]
         self.kernel = self.add_weight(
             "kernel", (self.filters, self.in_channels) + self.kernel_size, self.kernel_initializer)
@@ -97,13 +100,11 @@ class Conv2D(WithActivation, Layer):
         return dx
 
     def compute_output_shape(self, input_shape):
-        _, H, W = input_shape
-        pt, pb, pl, pr = explicit_padding(self.padding, (H, W), self.kernel_size, self.strides)
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        return (self.filters, (H + pt + pb - kh) // sh + 1, (W + pl + pr - kw) // sw + 1)
+        return window_output_shape(self.name, input_shape, self.filters, self.kernel_size,
+                                   self.strides, self.padding)
 
     def get_config(self):
-        padding = self.padding if isinstance(self.padding, str) else _checks.pair(self.padding, "padding", 0)
+        padding = self.padding if isinstance(self.padding, str) else pair(self.padding, "padding", 0)
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": padding,
                 "activation": serialize_activation(self.activation), "use_bias": self.use_bias,

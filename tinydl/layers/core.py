@@ -1,6 +1,8 @@
 """Input, Dense, Flatten, Dropout."""
 from tinydl import initializers, ops
 from tinydl import random as _random
+from tinydl._validate import finite_float, is_int, positive_int
+from tinydl.layers import _shapes
 from tinydl.layers.activations import WithActivation, get_activation, serialize_activation
 from tinydl.layers.base import Layer
 from tinydl.layers.input_layer import Input, InputLayer  # noqa: F401  (layers.core.Input, as before)
@@ -13,9 +15,7 @@ class Dense(WithActivation, Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"Dense: units must be a positive int. Received: units={units!r}")
-        self.units = units
+        self.units = positive_int(units, "units", "Dense")
         self.activation = get_activation(activation, owner="Dense")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -72,7 +72,7 @@ class Flatten(Layer):
         n = 1
         for d in input_shape:
             n *= d
-        return (n,)
+        return _shapes.check_output_shape(self.name, input_shape, (n,))
 
 
 class Dropout(Layer):
@@ -81,7 +81,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, seed=None, input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
-        self.rate = _checks.finite_float(rate, "Dropout rate", low=0.0, high=1.0, high_open=True)
+        self.rate = finite_float(rate, "rate", low=0.0, high=1.0, high_open=True, owner="Dropout")
         self.seed = seed
         self._calls = 0
         self._cache = None

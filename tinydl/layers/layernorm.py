@@ -1,5 +1,6 @@
 """LayerNormalization over the last axis, with gamma and beta (Keras's defaults)."""
 from tinydl import ops
+from tinydl._validate import finite_float
 from tinydl.layers.base import Layer
 
 
@@ -8,9 +9,7 @@ class LayerNormalization(Layer):
 
     def __init__(self, epsilon=1e-3, input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
-            raise ValueError(f"LayerNormalization: epsilon must be a positive float. Received: epsilon={epsilon!r}")
-        self.epsilon = float(epsilon)
+        self.epsilon = finite_float(epsilon, "epsilon", 0.0, low_open=True, owner="LayerNormalization")
 
     def build(self, input_shape):
         # gamma, beta (E,)

@@ -1,7 +1,7 @@
 """BatchNormalization (LayerNormalization lives in layernorm.py)."""
 from tinydl import ops
 from tinydl.layers.base import Layer
-from tinydl.ops import _checks
+from tinydl._validate import finite_float
 
 
 class BatchNormalization(Layer):
@@ -20,12 +20,8 @@ class BatchNormalization(Layer):
 
     def __init__(self, momentum=0.99, epsilon=1e-3, synchronized=False, input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
-        try:
-            self.momentum = _checks.finite_float(momentum, "momentum", 0.0, 1.0)
-            self.epsilon = _checks.finite_float(epsilon, "epsilon", 0.0, None, low_open=True)
-        except ValueError as e:
-            raise ValueError(f"BatchNormalization: {e}. "
-                             f"Received: momentum={momentum!r}, epsilon={epsilon!r}") from None
+        self.momentum = finite_float(momentum, "momentum", 0.0, 1.0, owner="BatchNormalization")
+        self.epsilon = finite_float(epsilon, "epsilon", 0.0, low_open=True, owner="BatchNormalization")
         if not isinstance(synchronized, bool):
             raise TypeError(f"BatchNormalization: synchronized must be True or False. "
                             f"Received: synchronized={synchronized!r}")

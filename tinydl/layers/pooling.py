@@ -1,7 +1,9 @@
 """MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D over NCHW images."""
 from tinydl import ops
+from tinydl._validate import pair
+from tinydl.layers import _shapes
 from tinydl.layers.base import Layer
-from tinydl.layers.conv import _positive_pair, explicit_padding
+from tinydl.layers.conv import explicit_padding, window_output_shape
 
 
 class _Pooling2D(Layer):
@@ -10,12 +12,16 @@ class _Pooling2D(Layer):
     def __init__(self, pool_size=2, strides=None, padding="valid", input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
         owner = type(self).__name__
-        self.pool_size = _positive_pair(pool_size, "pool_size", owner)
-        self.strides = self.pool_size if strides is None else _positive_pair(strides, "strides", owner)
+        self.pool_size = pair(pool_size, "pool_size", 1, owner)
+        self.strides = self.pool_size if strides is None else pair(strides, "strides", 1, owner)
         if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
             raise ValueError(f"{owner}: padding must be 'valid' or 'same'. Received: padding={padding!r}")
         self.padding = padding.lower()
         self._cache = None
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)          # raises when an output axis is <= 0
+        _shapes.warn_if_channels_last(input_shape)
 
     def call(self, x, training=False):
         pad = explicit_padding(self.padding, tuple(x.shape[2:4]), self.pool_size, self.strides)
@@ -26,10 +32,8 @@ class _Pooling2D(Layer):
         return type(self)._backward(dout, self._cache)
 
     def compute_output_shape(self, input_shape):
-        C, H, W = input_shape
-        pt, pb, pl, pr = explicit_padding(self.padding, (H, W), self.pool_size, self.strides)
-        (ph, pw), (sh, sw) = self.pool_size, self.strides
-        return (C, (H + pt + pb - ph) // sh + 1, (W + pl + pr - pw) // sw + 1)
+        return window_output_shape(self.name, input_shape, None, self.pool_size, self.strides,
+                                   self.padding)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
@@ -57,6 +61,11 @@ class GlobalAveragePooling2D(Layer):
 
     def backward(self, dout):
         return ops.global_avgpool2d_backward(dout, self._cache)
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.name}: expected input (C, H, W) per sample; received input_shape "
+                             f"{tuple(input_shape)}. {_shapes.nchw_hint(input_shape)}")
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],)

@@ -1,13 +1,9 @@
 """Vision Transformer pieces: PatchEmbedding, ClassToken, PositionalEmbedding, SequencePooling.
 All arithmetic goes through tinydl.ops (family "sequence" and dense)."""
 from tinydl import ops
+from tinydl._validate import positive_int
+from tinydl.layers import _shapes
 from tinydl.layers.base import Layer
-
-
-def _positive_int(owner, arg, val):
-    if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-        raise ValueError(f"{owner}: {arg} must be a positive int. Received: {arg}={val!r}")
-    return val
 
 
 class PatchEmbedding(Layer):
@@ -16,18 +12,21 @@ class PatchEmbedding(Layer):
 
     def __init__(self, patch_size, embed_dim, input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
-        self.patch_size = _positive_int("PatchEmbedding", "patch_size", patch_size)
-        self.embed_dim = _positive_int("PatchEmbedding", "embed_dim", embed_dim)
+        self.patch_size = positive_int(patch_size, "patch_size", "PatchEmbedding")
+        self.embed_dim = positive_int(embed_dim, "embed_dim", "PatchEmbedding")
 
     def build(self, input_shape):
         # kernel (C*p*p, embed_dim), bias (embed_dim,)
         if len(input_shape) != 3:
-            raise ValueError(f"{self.name}: expected images (C, H, W) per sample; received shape {tuple(input_shape)}")
+            raise ValueError(f"{self.name}: expected images (C, H, W) per sample; received shape "
+                             f"{tuple(input_shape)}. {_shapes.nchw_hint(input_shape)}")
         C, H, W = input_shape
         p = self.patch_size
         if H % p or W % p:
             raise ValueError(f"{self.name}: image height and width must be multiples of "
-                             f"patch_size={p}; received an image of {H}x{W}")
+                             f"patch_size={p}; received an image of {H}x{W}. "
+                             f"{_shapes.nchw_hint(input_shape)}")
+        _shapes.warn_if_channels_last(input_shape)
         self.kernel = self.add_weight("kernel", (C * p * p, self.embed_dim), "glorot_uniform")
         self.bias = self.add_weight("bias", (self.embed_dim,), "zeros")
 
@@ -78,7 +77,7 @@ class PositionalEmbedding(Layer):
 
     def __init__(self, max_length, input_shape=None, name=None):
         super().__init__(input_shape=input_shape, name=name)
-        self.max_length = _positive_int("PositionalEmbedding", "max_length", max_length)
+        self.max_length = positive_int(max_length, "max_length", "PositionalEmbedding")
 
     def build(self, input_shape):
         if len(input_shape) != 2:

@@ -15,6 +15,7 @@ import numpy as np
 from tinydl import device as _device
 from tinydl import saving as _saving
 from tinydl import tape as _tape
+from tinydl.layers import _shapes
 from tinydl.layers.base import Layer, _auto_name, check_weight_arrays, float_dtype
 from tinydl.layers.input_layer import InputLayer
 from tinydl.layers.symbolic import KerasTensor
@@ -203,8 +204,9 @@ class Model(Trainer, Layer):
         if tensor is not None:
             expected = tensor.shape[1:]
             if x.ndim < 1 or tuple(x.shape[1:]) != tuple(expected):
+                hint = f". {_shapes.nchw_hint(x.shape[1:])}" if _shapes.looks_channels_last(x.shape[1:]) else ""
                 raise ValueError(f"{self.name}: expected input of shape (None, {', '.join(map(str, expected))}); "
-                                 f"received {x.shape}")
+                                 f"received {x.shape}{hint}")
             dtype = tensor.node.layer.user_dtype or self.dtype
         else:
             dtype = self.dtype if x.dtype.kind == "f" else x.dtype

@@ -295,6 +295,8 @@ class Trainer:
         if y is None or not self._plan:
             return
         for i, (p, yi) in enumerate(zip(self._plan, self._targets(y))):
+            if yi is not None and hasattr(p.loss, "check_targets"):   # categorical: (N, C) rows
+                p.loss.check_targets(yi)
             if yi is None or type(p.loss) is not _losses.SparseCategoricalCrossentropy:
                 continue
             yi = np.asarray(yi)

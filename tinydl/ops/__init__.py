@@ -29,6 +29,7 @@ from tinydl.ops.losses import (
     softmax_cross_entropy_backward, softmax_cross_entropy_forward,
 )
 from tinydl.ops.optim import adam_update, sgd_update
+from tinydl.ops.rescale import rescale_backward, rescale_forward
 from tinydl.ops.pool2d import (
     avgpool2d_backward, avgpool2d_forward, global_avgpool2d_backward, global_avgpool2d_forward,
     maxpool2d_backward, maxpool2d_forward,
@@ -53,6 +54,8 @@ __all__ = [
     "mse_forward", "mse_backward",
     # optim
     "sgd_update", "adam_update",
+    # rescale
+    "rescale_forward", "rescale_backward",
     # attention
     "attention_forward", "attention_backward", "causal_mask",
     # layer norm
