@@ -6,20 +6,14 @@ process, ``token`` random per process, ``n`` a counter per write. It is created 
 (mode 0666 less the umask: 0644 with the usual 022), not 0600 as mkstemp would. A writer killed
 mid-write leaves its temporary file behind; the next write (or load) of the same name removes the
 ones whose process is gone (``clean_orphans``).
-
-And the one door for reading the .npz files tinydl writes (``load_npz``).
 """
 import itertools
 import os
 import secrets
-import zipfile
 from contextlib import contextmanager
-
-import numpy as np
 
 _TOKEN = secrets.token_hex(4)
 _COUNT = itertools.count()
-ZIP_MAGIC = b"PK\x03\x04"     # every .npz is a zip archive
 _MAX_BASE = 200          # file names are at most 255 bytes: leave room for the suffix
 
 
@@ -66,6 +60,12 @@ def clean_orphans(path) -> list[str]:
     return removed
 
 
+def _create(tmp) -> int:
+    """A new file's descriptor, created as open(path, "w") would: the umask applies."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    return os.open(tmp, flags, 0o666)
+
+
 @contextmanager
 def atomic_open(path, mode="wb", suffix=""):
     """Yield a file object; on success the file replaces ``path`` in one step. (``suffix`` is
@@ -75,8 +75,7 @@ def atomic_open(path, mode="wb", suffix=""):
     os.makedirs(folder, exist_ok=True)
     clean_orphans(path)
     tmp = os.path.join(folder, f"{_prefix(path)}{os.getpid()}-{_TOKEN}-{next(_COUNT)}")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)             # the umask applies, as for open(path, "w")
+    fd = _create(tmp)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -87,18 +86,3 @@ def atomic_open(path, mode="wb", suffix=""):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-
-
-def load_npz(path, what: str = "a tinydl weights .npz file"):
-    """``np.load(path, allow_pickle=False)`` for an .npz, or ValueError saying the file is not
-    ``what`` (NumPy alone would call a text file "pickled data") and what it starts with."""
-    path = os.fspath(path)
-    with open(path, "rb") as f:          # a missing file: FileNotFoundError, as open() says it
-        head = f.read(len(ZIP_MAGIC))
-    if head != ZIP_MAGIC:
-        kind = "empty" if not head else f"it starts with {head!r}, not the zip signature {ZIP_MAGIC!r}"
-        raise ValueError(f"{path} is not {what} (an .npz is a zip archive; {kind})")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise ValueError(f"{path} is not {what}: a damaged zip archive ({e})") from e

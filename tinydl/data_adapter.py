@@ -3,7 +3,7 @@ any iterable of (x, y) batches) used as it is."""
 import numpy as np
 
 from tinydl import random as _random
-from tinydl._validate import finite_float, positive_int
+from tinydl._validate import positive_int
 
 
 def check_arrays(x, y=None):
@@ -46,17 +46,6 @@ class ArrayBatches:
             else:
                 idx = order[start:start + self.batch_size]
                 yield self.x[idx], (None if self.y is None else self.y[idx])
-
-
-def split_validation(x, y, fraction):
-    """Keras's rule: the last ``fraction`` of the samples, before any shuffling."""
-    fraction = finite_float(fraction, "validation_split", 0.0, 1.0, high_open=True)
-    n_val = int(len(x) * fraction)
-    if fraction and n_val == 0:
-        raise ValueError(f"validation_split={fraction} leaves no validation sample out of {len(x)}")
-    if n_val == 0:
-        return (x, y), None
-    return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
 
 
 def is_batch_iterable(x):

@@ -254,15 +254,15 @@ def test_labels_out_of_range_in_the_cache_are_refused(tmp_path):
 
 
 def test_read_only_folder_loads_from_the_archive_and_warns(make_archive, tmp_path, official_md5, monkeypatch):
-    """What a read-only folder does to the atomic write (mkstemp: EACCES), also as root."""
-    import tempfile
+    """What a read-only folder does to the atomic write (creating the file: EACCES), also as root."""
+    from tinydl import _io
     arc = make_archive()
     official_md5(arc.md5)
     (tmp_path / cifar10.FILENAME).write_bytes(arc.bytes)
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(_io, "_create", refuse)
     with pytest.warns(RuntimeWarning, match=r"could not write the CIFAR-10 cache .*Permission denied.*"
                                             r"loaded from the archive"):
         _, (_, y_test) = cifar10.load_data(data_dir=tmp_path, download=False)

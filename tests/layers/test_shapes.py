@@ -14,8 +14,19 @@ from tinydl.layers import _shapes
 HINT = r"tinydl is channels-first \(NCHW\).*x\.transpose\(0, 3, 1, 2\)"
 
 
-def _model(*stack):
-    return td.Sequential(list(stack))
+class _model:
+    """A Sequential made on demand: one that starts with Input is built at construction, so
+    the build-time error is raised by the constructor, which build() and summary() call here."""
+
+    def __init__(self, *stack):
+        self.stack = list(stack)
+        self.layers = self.stack[1:]
+
+    def build(self):
+        return td.Sequential(self.stack)
+
+    def summary(self):
+        td.Sequential(self.stack).summary()
 
 
 def test_channels_last_pooling_to_zero_is_refused_at_build_with_the_hint():
@@ -69,7 +80,7 @@ def test_np_integers_are_ints_everywhere():
     i = np.int64
     assert layers.Dense(i(5)).units == 5 and type(layers.Dense(i(5)).units) is int
     assert layers.Conv2D(i(5), i(3)).kernel_size == (3, 3)
-    assert layers.Input((i(3), i(4))).shape == (3, 4)
+    assert layers.Input((i(3), i(4))).shape == (None, 3, 4)      # a symbolic tensor, as in Keras
     assert layers.MultiHeadAttention(i(2), i(4)).key_dim == 4
     assert layers.PatchEmbedding(i(4), i(8)).patch_size == 4
     assert optimizers.ExponentialDecay(0.1, i(10), 0.5).decay_steps == 10
@@ -145,7 +156,7 @@ def test_build_shape_equals_the_forward_shape_or_a_clear_error(case):
 
 
 def test_channels_last_data_for_a_channels_first_model_gets_the_hint():
-    model = _model(layers.Input((3, 8, 8)), layers.Flatten(), layers.Dense(2))
+    model = _model(layers.Input((3, 8, 8)), layers.Flatten(), layers.Dense(2)).build()
     with pytest.raises(ValueError, match=r"expected input of shape \(None, 3, 8, 8\); received \(4, 8, 8, 3\)\. "
                                          r"The input shape \(8, 8, 3\) looks channels-last.*" + HINT):
         model.predict(np.zeros((4, 8, 8, 3), np.float32))

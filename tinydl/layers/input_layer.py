@@ -14,12 +14,12 @@ class InputLayer(Layer):
         super().__init__(name=name or _input_name())
         shape = (shape,) if not isinstance(shape, (tuple, list)) else tuple(shape)
         if not shape:
-            raise ValueError(f"Input shape must be a tuple of positive ints; received shape={shape!r}")
+            raise ValueError(f"Input: shape must be a tuple of positive ints. Received: shape={shape!r}")
         try:
             self.shape = tuple(positive_int(d, "shape entry") for d in shape)
         except ValueError:
-            raise ValueError(f"Input shape (no batch axis) must be a tuple of positive ints; "
-                             f"received shape={shape!r}") from None
+            raise ValueError(f"Input: shape must be a tuple of positive ints. "
+                             f"Received: shape={shape!r}") from None
         self.input_shape = self.shape
         self.user_dtype = None if dtype is None else np.dtype(dtype)
         self.dtype = self.user_dtype or np.dtype(np.float32)

@@ -3,7 +3,7 @@ Keras's validation split, sample weights, the outputs of predict put back togeth
 import numpy as np
 
 from tinydl import device as _device
-from tinydl._validate import positive_int
+from tinydl._validate import finite_float, positive_int
 
 
 def unpack(data):
@@ -85,8 +85,7 @@ def batch_len(x):
 
 def split(x, y, fraction):
     """Keras's rule: the last ``fraction`` of the samples, before any shuffling."""
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"validation_split must lie in [0, 1); received {fraction!r}")
+    fraction = finite_float(fraction, "validation_split", 0.0, 1.0, high_open=True)
     n = batch_len(x)
     n_val = int(n * fraction)
     if fraction and n_val == 0:
