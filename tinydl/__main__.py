@@ -3,6 +3,7 @@
     python -m tinydl demo                       train the compact CNN on shapes10 (offline)
     python -m tinydl train --dataset cifar10 --model seed-cnn --epochs 10 --out runs/seed
     python -m tinydl bench                      side-by-side tables against PyTorch
+    python -m tinydl bench --only models        the four training steps of the headline table
 """
 import argparse
 import os
@@ -95,7 +96,26 @@ def _common(p, dataset, model, epochs, n_train, n_test, lr=1e-3):
     p.add_argument("--verbose", type=int, choices=[0, 1, 2], default=2)
 
 
+BENCHMARKS = ("bench_models", "bench_mlp", "bench_dense", "bench_conv", "bench_attention", "bench_cnn")
+
+
+def _bench_names(only):
+    """The benchmark scripts to run: all, or those named (``bench_mlp`` or ``mlp``); an unknown
+    name is an error that lists the known ones."""
+    if not only:
+        return list(BENCHMARKS)
+    names = []
+    for name in only:
+        full = name if name.startswith("bench_") else f"bench_{name}"
+        if full not in BENCHMARKS:
+            raise SystemExit(f"python -m tinydl bench: unknown benchmark {name!r}; expected one of "
+                             f"{', '.join(b[6:] for b in BENCHMARKS)}")
+        names.append(full)
+    return names
+
+
 def _bench(args):
+    names = _bench_names(args.only)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     folder = os.path.join(here, "benchmarks")
     if not os.path.isdir(folder):
@@ -108,16 +128,14 @@ def _bench(args):
         return 1
     from tinydl import _threads
 
-    names = args.only or ["bench_mlp", "bench_dense", "bench_conv", "bench_attention", "bench_cnn"]
     # the scripts start from the user's environment: what tinydl set for itself at import
     # (passive OpenMP waiting) would slow PyTorch's children
     env = _threads.user_environment()
     status = 0
     for name in names:
+        print(f"\n== {name} ==", flush=True)
         script = os.path.join(folder, f"{name}.py")
-        if os.path.exists(script):
-            print(f"\n== {name} ==", flush=True)
-            status |= subprocess.call([sys.executable, script] + (["--quick"] if args.quick else []), env=env)
+        status |= subprocess.call([sys.executable, script] + (["--quick"] if args.quick else []), env=env)
     return status
 
 
@@ -133,7 +151,8 @@ def main(argv=None):
     train.add_argument("--out", default="runs/latest", help="folder for weights.npz, log.csv and curves.png")
     bench = sub.add_parser("bench", help="time tinydl against PyTorch, side by side")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions")
-    bench.add_argument("--only", nargs="*", help="benchmark scripts to run, e.g. bench_mlp")
+    bench.add_argument("--only", nargs="+", metavar="NAME",
+                       help="benchmarks to run: models (the four training steps), mlp, dense, conv, attention, cnn")
     args = parser.parse_args(argv)
     if args.command == "bench":
         return _bench(args)
