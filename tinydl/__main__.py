@@ -4,6 +4,7 @@
     python -m tinydl train --dataset cifar10 --model seed-cnn --epochs 10 --out runs/seed
     python -m tinydl bench                      side-by-side tables against PyTorch
     python -m tinydl bench --only models        the four training steps of the headline table
+    python -m tinydl profile --model seed-cnn   per-layer times beside PyTorch
 """
 import argparse
 import os
@@ -139,6 +140,21 @@ def _bench(args):
     return status
 
 
+def _profile(args):
+    import numpy as np
+
+    from tinydl import zoo
+
+    model = zoo.get(args.model)
+    model.build()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.batch_size,) + tuple(model.input_shape)).astype(np.float32)
+    y = rng.integers(0, 10, args.batch_size)
+    print(f"{args.model}, batch {args.batch_size}, float32")
+    model.profile(x, y, repeat=args.repeat, clock=args.clock, torch=not args.no_torch)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tinydl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -153,9 +169,18 @@ def main(argv=None):
     bench.add_argument("--quick", action="store_true", help="fewer repetitions")
     bench.add_argument("--only", nargs="+", metavar="NAME",
                        help="benchmarks to run: models (the four training steps), mlp, dense, conv, attention, cnn")
+    prof = sub.add_parser("profile", help="per-layer forward/backward times of a zoo model, beside PyTorch")
+    from tinydl import zoo
+    prof.add_argument("--model", choices=sorted(zoo.MODELS), required=True)
+    prof.add_argument("--batch-size", type=int, default=64)
+    prof.add_argument("--repeat", type=int, default=5)
+    prof.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    prof.add_argument("--no-torch", action="store_true", help="tinydl's columns only")
     args = parser.parse_args(argv)
     if args.command == "bench":
         return _bench(args)
+    if args.command == "profile":
+        return _profile(args)
     if args.dataset == "shapes10":
         args.n_train = args.n_train or 10000
         args.n_test = args.n_test or 2000

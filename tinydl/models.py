@@ -395,6 +395,9 @@ class Sequential:
                 bar.update(i + 1, finalize=(i + 1 == steps))
         return np.concatenate(outs, axis=0)
 
+    def profile(self, x, y=None, **kwargs):  # per-layer forward/backward times: tinydl/profile.py
+        return __import__("tinydl.profile", fromlist=["profile"]).profile(self, x, y, **kwargs)
+
     # -- summary ----------------------------------------------------------------------------
     def summary(self, print_fn=print):
         """Keras's table: Layer (type) | Output Shape | Param #, then the totals."""
