@@ -45,7 +45,24 @@ def _threads():
     return numba.config.NUMBA_NUM_THREADS   # never numba.get_num_threads(): see _harness.py
 
 
-def child(kind, name, repeat, warmup, clock):
+def _with_versions(step, versions):
+    """``step`` run under the kernel versions ``["conv2d=7", ...]`` (tinydl's defaults otherwise)."""
+    if not versions:
+        return step
+    from contextlib import ExitStack
+
+    from tinydl import device
+
+    def run():
+        with ExitStack() as stack:
+            for item in versions:
+                family, number = item.split("=")
+                stack.enter_context(device.use_version(family, int(number), "cpu"))
+            return step()
+    return run
+
+
+def child(kind, name, repeat, warmup, clock, versions=()):
     """In a subprocess: time one framework on one workload and report the median step."""
     x, y = _twins.batch(name)
     extra = {}
@@ -59,7 +76,7 @@ def child(kind, name, repeat, warmup, clock):
                 torch_step()          # PyTorch's OpenMP pool started and warm, as in a user's script
     if kind in ("tinydl", "inproc"):
         import tinydl
-        step = _twins.tinydl_step(name, x, y)
+        step = _with_versions(_twins.tinydl_step(name, x, y), versions)
         extra["threading"] = tinydl.THREADING
     if kind == "tinydl":
         assert "torch" not in sys.modules, "the tinydl child must not load PyTorch's OpenMP runtime"
@@ -72,9 +89,9 @@ def child(kind, name, repeat, warmup, clock):
     report({"step_s": med, "first_step_s": first, "peak_rss_mib": peak, "openblas": openblas_cores(), **extra})
 
 
-def _run_child(kind, name, env, repeat, warmup, clock="wall"):
+def _run_child(kind, name, env, repeat, warmup, clock="wall", versions=()):
     cmd = [sys.executable, __file__, "--child", kind, "--workload", name, "--repeat", str(repeat),
-           "--warmup", str(warmup), "--clock", clock]
+           "--warmup", str(warmup), "--clock", clock] + (["--version", *versions] if versions else [])
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"child {kind} {name} failed:\n{out.stderr[-3000:]}")
@@ -82,7 +99,7 @@ def _run_child(kind, name, env, repeat, warmup, clock="wall"):
     return json.loads(line[7:])
 
 
-def measure(names, envs, rounds, repeat, warmup, inproc, clock):
+def measure(names, envs, rounds, repeat, warmup, inproc, clock, versions=()):
     """{(env, name, kind): [result per round]}, children alternating tinydl / torch."""
     results = {}
     for name in names:
@@ -92,7 +109,7 @@ def measure(names, envs, rounds, repeat, warmup, inproc, clock):
                 for kind in kinds:
                     if kind == "inproc" and env_name != "unset":
                         continue
-                    r = _run_child(kind, name, env, repeat, warmup, clock)
+                    r = _run_child(kind, name, env, repeat, warmup, clock, versions)
                     results.setdefault((env_name, name, kind), []).append(r)
     return results
 
@@ -146,11 +163,23 @@ def main(argv=None):
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="cpu: each child's CPU time (use with NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "
                         "on a loaded machine; torch follows Numba's thread count)")
+    p.add_argument("--version", nargs="+", default=[], metavar="FAMILY=N",
+                   help="tinydl kernel versions to use instead of the defaults, e.g. conv2d=7 layernorm=1")
     p.add_argument("--child", choices=["tinydl", "torch", "inproc"], help=argparse.SUPPRESS)
     p.add_argument("--workload", choices=list(_twins.WORKLOADS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        return child(args.child, args.workload, args.repeat, args.warmup, args.clock)
+        return child(args.child, args.workload, args.repeat, args.warmup, args.clock, args.version)
+    for item in args.version:
+        family, _, number = item.partition("=")
+        from tinydl import device
+        try:
+            known = device.versions(family, "cpu") if family.isidentifier() else []
+        except ModuleNotFoundError:
+            known = []
+        if not number.isdigit() or int(number) not in known:
+            p.error(f"--version {item!r}: expected FAMILY=N, a versioned CPU family and one of its "
+                    f"versions {known}")
     rounds = args.rounds or (1 if args.quick else 3)
     repeat = args.repeat or (3 if args.quick else 10)
     warmup = 2 if args.quick else args.warmup
@@ -162,11 +191,13 @@ def main(argv=None):
     load0 = os.getloadavg()[0]
     print(f"training step (forward, loss, backward, Adam), float32, {_threads()} threads, {args.clock} clock; median of "
           f"{repeat} steps per child, median of {rounds} alternating round(s); load average {load0:.1f}")
+    if args.version:
+        print(f"tinydl kernel versions: {' '.join(args.version)} (defaults elsewhere)")
     print("ratio = tinydl throughput / PyTorch's (torch ms / tinydl ms); first columns: OPENBLAS_CORETYPE, "
           "OPENBLAS_L2_SIZE unset; " + (f"then this machine's environment ({machine})" if machine else
                                         "this machine sets neither, so there is no second column"))
     t0 = time.perf_counter()
-    results = measure(names, envs, rounds, repeat, warmup, not args.no_inproc, args.clock)
+    results = measure(names, envs, rounds, repeat, warmup, not args.no_inproc, args.clock, args.version)
     cold = {}
     if not (args.quick or args.no_cold):
         cold = {name: cold_compile(name, envs["unset"]) for name in names}

@@ -52,3 +52,22 @@ def test_the_pytorch_twin_is_the_same_network(workload):
     assert trainable == sum(p.numel() for p in theirs.parameters())
     x, y = _twins.batch(workload)
     assert _twins.torch_step(workload, x[:4], y[:4])() > 0
+
+
+@pytest.mark.parametrize("bad", ["conv2d=99", "nofamily=1", "conv2d", "layernorm=x"])
+def test_bench_models_refuses_an_unknown_kernel_version(bad, capsys):
+    import bench_models
+    with pytest.raises(SystemExit):
+        bench_models.main(["--version", bad])
+    assert "expected FAMILY=N" in capsys.readouterr().err
+
+
+def test_bench_models_child_runs_a_chosen_version():
+    import subprocess
+
+    import bench_models
+    out = subprocess.run([sys.executable, bench_models.__file__, "--child", "tinydl", "--workload", "mlp",
+                          "--repeat", "1", "--warmup", "1", "--version", "dense=2"],
+                         capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    assert '"step_s"' in line and '"peak_rss_mib"' in line and '"openblas"' in line
