@@ -6,13 +6,16 @@ float64 (about 15 ns an element here: the ViT's GELU took 8 ms forward where its
 (outside, erf = +-1 to float32 precision): an odd polynomial of degree 13 over an even one of
 degree 8 (the coefficients of Eigen's float32 erf), a dozen multiply-adds that vectorize, with
 an error under 1e-6 against math.erf (tests/ops/test_activations.py compares with the float64
-reference). The backward's density exp(-x^2 / 2) stays a (float32) exp call per element.
+reference). The backward's density exp(-x^2 / 2) (an argument <= 0) is attention v4's
+call-free exponential (kernels/cpu/_attention_fastexp.py), so that loop vectorizes too.
 float64 keeps math.erf (its tests ask for 1e-9).
 """
 import math
 
 import numpy as np
 from numba import njit, prange
+
+from tinydl.kernels.cpu._attention_fastexp import exp_nonpositive
 
 _SQRT_HALF = np.float32(math.sqrt(0.5))
 _INV_SQRT_2PI = np.float32(1.0 / math.sqrt(2.0 * math.pi))
@@ -55,5 +58,5 @@ def gelu_bwd(x, dout, dx):
     for i in prange(x.size):
         v = x[i]
         cdf = half * (one + erf32(v * _SQRT_HALF))
-        pdf = np.exp(-half * v * v) * _INV_SQRT_2PI
+        pdf = np.float32(exp_nonpositive(-0.5 * np.float64(v) * v)) * _INV_SQRT_2PI
         dx[i] = dout[i] * (cdf + v * pdf)
