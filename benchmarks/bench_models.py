@@ -131,9 +131,9 @@ def _machine_setting():
 
 def print_table(names, results, envs, cold):
     cols = list(envs)
-    head = f"{'workload':<36}"
-    for env_name in cols:
-        head += f"{'tinydl ms':>11}{'torch ms':>10}{'ratio':>8}"
+    titles = {"unset": "OPENBLAS_* unset", "machine": "machine's environment"}
+    print(f"{'':<36}" + "".join(f"{titles[c]:>29}" for c in cols))
+    head = f"{'workload':<36}" + f"{'tinydl ms':>11}{'torch ms':>10}{'ratio':>8}" * len(cols)
     head += f"{'peak RSS MiB td/torch':>23}{'first step s cold/warm':>24}"
     print(head)
     for name in names:
