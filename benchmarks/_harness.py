@@ -15,6 +15,7 @@ when run as ``script --child NAME``, measures NAME and prints one JSON line (``r
 """
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -30,6 +31,53 @@ def best_of(fn, repeats, warmup=2):
         fn()
         best = min(best, time.perf_counter() - t)
     return best
+
+
+def median_of(fn, repeat, warmup=2, clock=time.perf_counter):
+    """Median time of ``repeat`` calls of ``fn()`` after ``warmup`` calls (compile included there).
+    ``clock``: time.perf_counter (wall) or time.process_time (this process's CPU time: with one
+    thread, barely moved by other processes on a loaded machine)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = clock()
+        fn()
+        times.append(clock() - t)
+    return statistics.median(times)
+
+
+OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def openblas_unset_environment(env=None) -> dict:
+    """``env`` (default os.environ) without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which force an
+    old OpenBLAS kernel on some machines (PyTorch does not use OpenBLAS)."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if k not in OPENBLAS_VARS}
+
+
+def openblas_cores() -> str:
+    """The kernel ("core") each loaded OpenBLAS runs, e.g. "numpy Haswell, scipy Haswell": through
+    threadpoolctl when it is installed, else by asking each mapped OpenBLAS library directly."""
+    try:
+        import threadpoolctl
+        return ", ".join(f"{os.path.basename(i['filepath']).split('_')[0].split('-')[0]} {i.get('architecture')}"
+                         for i in threadpoolctl.threadpool_info() if i.get("internal_api") == "openblas")
+    except ImportError:
+        pass
+    import ctypes
+    found = []
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "openblas" in line and ".so" in line})
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for symbol in ("openblas_get_corename", "scipy_openblas_get_corename", "scipy_openblas_get_corename64_"):
+            fn = getattr(lib, symbol, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                found.append(f"{os.path.basename(path).split('.')[0]} {fn().decode()}")
+                break
+    return ", ".join(found) or "no OpenBLAS loaded"
 
 
 def report(results: dict):

@@ -112,11 +112,14 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--no-cold", action="store_true", help="skip the empty-cache compile measurement")
+    p.add_argument("--quick", action="store_true", help="two steps, one round, no compile measurement")
     p.add_argument("--child", choices=["tinydl", "torch"], help=argparse.SUPPRESS)
     p.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         return child(args.child, args.batch, args.repeat, args.cold)
+    if args.quick:
+        args.repeat, args.rounds, args.no_cold = 2, 1, True
 
     print(f"reference CNN, batch {args.batch}, float32; {environment_line()}")
     if not args.no_cold:

@@ -5,6 +5,8 @@
     python -m tinydl --version
     python -m tinydl bench                      side-by-side tables against PyTorch
     python -m tinydl launch -n 2 train ...      any of them (or a script) on N ranks through MPI
+    python -m tinydl bench --only models        the four training steps of the headline table
+    python -m tinydl profile --model seed-cnn   per-layer times beside PyTorch
 """
 import argparse
 import math
@@ -169,7 +171,26 @@ def _common(p, dataset, model, epochs, n_train, n_test, lr=1e-3):
     p.add_argument("--overwrite", action="store_true", help="let --out replace the files of an earlier run")
 
 
+BENCHMARKS = ("bench_models", "bench_mlp", "bench_dense", "bench_conv", "bench_attention", "bench_cnn")
+
+
+def _bench_names(only):
+    """The benchmark scripts to run: all, or those named (``bench_mlp`` or ``mlp``); an unknown
+    name is an error that lists the known ones."""
+    if not only:
+        return list(BENCHMARKS)
+    names = []
+    for name in only:
+        full = name if name.startswith("bench_") else f"bench_{name}"
+        if full not in BENCHMARKS:
+            raise SystemExit(f"python -m tinydl bench: unknown benchmark {name!r}; expected one of "
+                             f"{', '.join(b[6:] for b in BENCHMARKS)}")
+        names.append(full)
+    return names
+
+
 def _bench(args):
+    names = _bench_names(args.only)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     folder = os.path.join(here, "benchmarks")
     if not os.path.isdir(folder):
@@ -182,17 +203,30 @@ def _bench(args):
         return 1
     from tinydl import _threads
 
-    names = args.only or ["bench_mlp", "bench_dense", "bench_conv", "bench_attention", "bench_cnn"]
     # the scripts start from the user's environment: what tinydl set for itself at import
     # (passive OpenMP waiting) would slow PyTorch's children
     env = _threads.user_environment()
     status = 0
     for name in names:
+        print(f"\n== {name} ==", flush=True)
         script = os.path.join(folder, f"{name}.py")
-        if os.path.exists(script):
-            print(f"\n== {name} ==", flush=True)
-            status |= subprocess.call([sys.executable, script] + (["--quick"] if args.quick else []), env=env)
+        status |= subprocess.call([sys.executable, script] + (["--quick"] if args.quick else []), env=env)
     return status
+
+
+def _profile(args):
+    import numpy as np
+
+    from tinydl import zoo
+
+    model = zoo.get(args.model)
+    model.build()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.batch_size,) + tuple(model.input_shape)).astype(np.float32)
+    y = rng.integers(0, 10, args.batch_size)
+    print(f"{args.model}, batch {args.batch_size}, float32")
+    model.profile(x, y, repeat=args.repeat, clock=args.clock, torch=not args.no_torch)
+    return 0
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -214,12 +248,23 @@ def main(argv=None):
                        help="folder for weights.npz, log.csv and curves.png (unset: a new runs/MODEL-DATASET[-N])")
     bench = sub.add_parser("bench", help="time tinydl against PyTorch, side by side")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions")
-    bench.add_argument("--only", nargs="*", help="benchmark scripts to run, e.g. bench_mlp")
+    bench.add_argument("--only", nargs="+", metavar="NAME",
+                       help="benchmarks to run: models (the four training steps), mlp, dense, conv, attention, cnn")
+    prof = sub.add_parser("profile", help="per-layer forward/backward times of a zoo model, beside PyTorch",
+                          formatter_class=_Formatter)
+    from tinydl import zoo
+    prof.add_argument("--model", choices=sorted(zoo.MODELS), required=True, help="a model of tinydl.zoo")
+    prof.add_argument("--batch-size", type=_positive_int, default=64, help="batch size")
+    prof.add_argument("--repeat", type=_positive_int, default=5, help="timed steps per layer")
+    prof.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="wall time or process CPU time")
+    prof.add_argument("--no-torch", action="store_true", help="tinydl's columns only")
     from tinydl.distributed import launch
     launch.add_parser(sub, commands=("demo", "train"))
     args = parser.parse_args(argv)
     if args.command == "bench":
         return _bench(args)
+    if args.command == "profile":
+        return _profile(args)
     if args.command == "launch":
         return launch.run(args)
     if args.dataset == "shapes10":

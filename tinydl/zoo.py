@@ -40,6 +40,22 @@ def compact_cnn(classes=10):
     return model
 
 
+def small_cnn(classes=10):
+    """The MNIST-sized CNN of the speed benchmark (issue 10): (1, 28, 28) -> Conv2D(16, 3, same) +
+    ReLU + MaxPool 2 -> Conv2D(32, 3, same) + ReLU + MaxPool 2 -> Dense(64, relu) -> Dense(classes)."""
+    return td.Sequential([layers.Input((1, 28, 28)),
+                          layers.Conv2D(16, 3, padding="same", activation="relu"), layers.MaxPooling2D(2),
+                          layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(2),
+                          layers.Flatten(), layers.Dense(64, activation="relu"), layers.Dense(classes)],
+                         name="small_cnn")
+
+
+def mlp_784(classes=10):
+    """The MLP of the speed benchmark: 784 -> 512 -> 512 -> classes on flat MNIST-sized vectors."""
+    return td.Sequential([layers.Input((784,)), layers.Dense(512, activation="relu"),
+                          layers.Dense(512, activation="relu"), layers.Dense(classes)], name="mlp_784")
+
+
 def mlp(classes=10):
     return td.Sequential([layers.Input((3, 32, 32)), layers.Flatten(), layers.Dense(512, activation="relu"),
                           layers.Dense(256, activation="relu"), layers.Dense(classes)], name="mlp")
@@ -65,7 +81,8 @@ def vit_tiny(classes=10):
     return model
 
 
-MODELS = {"seed-cnn": seed_cnn, "compact-cnn": compact_cnn, "mlp": mlp, "linear": linear, "vit-tiny": vit_tiny}
+MODELS = {"seed-cnn": seed_cnn, "compact-cnn": compact_cnn, "mlp": mlp, "linear": linear, "vit-tiny": vit_tiny,
+          "small-cnn": small_cnn, "mlp-784": mlp_784}
 
 
 def get(name, classes=10):

@@ -52,12 +52,27 @@ v6  Winograd F(2x2, 3x3) (kernels/cpu/_winograd.py) for 3x3 stride-1 layers with
     shrink (conv2 forward: 14 ms instead of ~30) but the input/output transforms, memory-bound
     Numba loops, cost about as much: 368 ms on one core against v4's 362 in the same run (the
     forward alone is 10-15% faster, dx slower). Honest result: a wash at these sizes.
+
+v7  no layout round trip (kernels/cpu/_conv_nchw.py): im2col per image, cols (n, CKK, P), so
+    each image's GEMM w @ cols[n] writes straight into its NCHW block out[n] (bias added while it
+    is in cache), and the backward reads dout[n] as it is (dw += dout[n] @ cols[n]^T, dcols[n] =
+    w^T @ dout[n]): the two transpose passes of v4/v5 are gone. Stride-1 im2col/col2im copy
+    unit-stride slices indexed from 0 (no negative-index wraparound test, so they vectorize).
+    v5 where the output is smaller than MIN_PIXELS per image (skinny per-image GEMMs: at the seed CNN's 8x8 layer v7 measured 101/265 ms against v5's 84-91/176-191). One
+    core, under load (ratios only), fwd/bwd ms: small CNN conv1 1.8/4.2 vs v5's 2.4/5.1-6.4;
+    seed conv1 (3->64 @32) 19-25/41-50 vs 27/56.
+
+v8  v7 plus a direct kernel for filters of at most DIRECT_MAX_TAPS taps (C*KH*KW <= 27, a first
+    layer): axpys of shifted input rows per output plane, no im2col matrix. Honest result: slower
+    than v7 where it applies (small CNN conv1, one core: 2.9/6.0 vs 1.8/4.1 ms): rows of 28
+    pixels are too short for the per-row loop overhead; the way on is register blocking over
+    several filters per input row load.
 """
 import numpy as np
 from numba import njit, prange
 
 from tinydl.kernels._versions import active
-from tinydl.kernels.cpu import _winograd
+from tinydl.kernels.cpu import _conv_nchw, _winograd
 from tinydl.kernels.cpu._im2col import col2im, im2col
 from tinydl.kernels.cpu._blas import gemm, gemm_into
 
@@ -488,6 +503,8 @@ VERSIONS = {
     4: {"conv2d_forward": conv2d_forward_v4, "conv2d_backward": conv2d_backward_v4},
     5: {"conv2d_forward": conv2d_forward_v5, "conv2d_backward": conv2d_backward_v5},
     6: {"conv2d_forward": conv2d_forward_v6, "conv2d_backward": conv2d_backward_v6},
+    7: {"conv2d_forward": _conv_nchw.conv2d_forward_v7, "conv2d_backward": _conv_nchw.conv2d_backward_v7},
+    8: {"conv2d_forward": _conv_nchw.conv2d_forward_v8, "conv2d_backward": _conv_nchw.conv2d_backward_v8},
 }
 DEFAULT = 5   # the fastest correct version on a quiet 2-core machine (v4 under heavy load)
 

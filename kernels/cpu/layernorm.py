@@ -1,7 +1,9 @@
 """Layer normalization on the CPU (Numba): the lesson plan.
 
 x (R, E) -> out (R, E) over the last axis (the op layer flattens the leading axes);
-gamma, beta (E,). One version: rows are independent, so the forward is one prange over rows,
+gamma, beta (E,).
+
+v1  rows are independent, so the forward is one prange over rows,
 each row making two passes (mean, then the centred variance: the one-pass E[x^2] - E[x]^2 loses
 digits when |mean| >> std) and a third that writes the output. The cache keeps xhat and
 1/std per row (llm.c's layernorm keeps mean and rstd and recomputes xhat; keeping xhat trades
@@ -10,11 +12,19 @@ R*E memory for one less pass). The backward is one prange over rows for dx
 (sums over rows), a prange over row chunks writing per-chunk partial sums that are then added in
 a fixed order: no two threads ever write the same number, and the result is deterministic.
 Measured (ViT block shapes, R = 128*65, E = 64, float32): see docs/kernels.md, "layer norm".
+
+v2  (kernels/cpu/_layernorm_v2.py) row sums in 8 independent lanes (v1's running scalar keeps
+    the adds in order, latency-bound), mean and 1/std cached instead of xhat, and a one-pass
+    backward whose row chunks also add their dgamma/dbeta partials. One core, under load,
+    (128, 65, 64) fwd + bwd: see docs/kernels.md, "layer norm".
 """
 import math
 
 import numpy as np
 from numba import njit, prange
+
+from tinydl.kernels._versions import active
+from tinydl.kernels.cpu import _layernorm_v2
 
 CHUNKS = 16   # row chunks for the dgamma / dbeta partial sums
 
@@ -43,7 +53,7 @@ def _forward(x, gamma, beta, eps, out, xhat, rstd):
             out[r, e] = h * gamma[e] + beta[e]
 
 
-def layernorm_forward(x, gamma, beta, eps):
+def layernorm_forward_v1(x, gamma, beta, eps):
     # x (R, E), gamma (E,), beta (E,) -> out (R, E)
     out = np.empty_like(x)
     xhat = np.empty_like(x)
@@ -78,7 +88,7 @@ def _backward(dout, xhat, rstd, gamma, dx, dgamma_part, dbeta_part):
                 dbeta_part[c, e] += dout[r, e]
 
 
-def layernorm_backward(dout, cache):
+def layernorm_backward_v1(dout, cache):
     # dout (R, E) -> dx (R, E), dgamma (E,), dbeta (E,)
     xhat, rstd, gamma = cache
     R, E = dout.shape
@@ -88,3 +98,18 @@ def layernorm_backward(dout, cache):
     dbeta_part = np.zeros((nchunk, E), dtype=dout.dtype)
     _backward(dout, xhat, rstd, gamma, dx, dgamma_part, dbeta_part)
     return dx, dgamma_part.sum(axis=0), dbeta_part.sum(axis=0)
+
+
+VERSIONS = {
+    1: {"layernorm_forward": layernorm_forward_v1, "layernorm_backward": layernorm_backward_v1},
+    2: {"layernorm_forward": _layernorm_v2.layernorm_forward, "layernorm_backward": _layernorm_v2.layernorm_backward},
+}
+DEFAULT = 2
+
+
+def layernorm_forward(x, gamma, beta, eps):
+    return VERSIONS[active("cpu.layernorm", DEFAULT)]["layernorm_forward"](x, gamma, beta, eps)
+
+
+def layernorm_backward(dout, cache):
+    return VERSIONS[active("cpu.layernorm", DEFAULT)]["layernorm_backward"](dout, cache)

@@ -130,3 +130,24 @@ def test_bad_input():
         mha(np.zeros((4, 3)))
     with pytest.raises(ValueError, match=r"attn_mask must broadcast.*\(1, 2, 4, 4\).*\(3, 3\)"):
         layers.MultiHeadAttention(2, 4)(np.zeros((1, 4, 3)), attention_mask=np.ones((3, 3), bool))
+
+
+def test_packed_self_attention_projection_equals_three_projections(rng):
+    """Self-attention runs q, k, v as one packed GEMM; passing the same array as value and key
+    takes the three-GEMM path. Outputs and every gradient must agree."""
+    x = rng.standard_normal((2, 5, 6))
+    dout = rng.standard_normal((2, 5, 6))
+    mha = layers.MultiHeadAttention(3, 2, value_dim=4)
+    packed = mha(x, training=True)
+    assert mha._packed
+    dx_packed = mha.backward(dout)
+    grads_packed = [p.grad.copy() for p in mha.weights]
+    mha.zero_grad()
+    three = mha(x, value=x, key=x, training=True)
+    assert not mha._packed
+    dq, dv, dk = mha.backward_all(dout)
+    np.testing.assert_allclose(packed, three, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx_packed, dq + dv + dk, rtol=1e-10, atol=1e-12)
+    for a, p in zip(grads_packed, mha.weights):
+        assert a.shape == p.shape and a.flags.c_contiguous
+        np.testing.assert_allclose(a, p.grad, rtol=1e-10, atol=1e-12)

@@ -7,7 +7,9 @@
     y = o @ Wo + bo          Wo (H, Dv, E_q)   back to the query's embedding size
 
 Weights in Keras's order and layouts: query/kernel, query/bias, key/kernel, key/bias,
-value/kernel, value/bias, output/kernel, output/bias.
+value/kernel, value/bias, output/kernel, output/bias. In self-attention (one input, host arrays)
+the three projections run as one packed GEMM x @ [Wq | Wk | Wv], and its backward gives dx
+directly as the sum over the three uses of x.
 """
 import numpy as np
 
@@ -102,9 +104,13 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"{self.name}: key and value must have the same length; "
                              f"received key {tuple(key.shape)}, value {tuple(value.shape)}")
         # step 1: projections, split into heads (N, H, len, D)
-        q, self._cq = ops.dense_forward(query, self._flat(self.query_kernel), self._flat(self.query_bias))
-        k, self._ck = ops.dense_forward(key, self._flat(self.key_kernel), self._flat(self.key_bias))
-        v, self._cv = ops.dense_forward(value, self._flat(self.value_kernel), self._flat(self.value_bias))
+        self._packed = self._self_attention and not _device.is_device_array(query)
+        if self._packed:
+            q, k, v = self._packed_projection(query)
+        else:
+            q, self._cq = ops.dense_forward(query, self._flat(self.query_kernel), self._flat(self.query_bias))
+            k, self._ck = ops.dense_forward(key, self._flat(self.key_kernel), self._flat(self.key_bias))
+            v, self._cv = ops.dense_forward(value, self._flat(self.value_kernel), self._flat(self.value_bias))
         qh, self._sq = ops.split_heads_forward(q, H)
         kh, self._sk = ops.split_heads_forward(k, H)
         vh, self._sv = ops.split_heads_forward(v, H)
@@ -133,6 +139,10 @@ class MultiHeadAttention(Layer):
         # step 2 back: attention
         dqh, dkh, dvh = ops.attention_backward(do, self._ca)
         # step 1 back: heads merged, projections
+        if self._packed:
+            dquery = self._packed_projection_backward(dqh, dkh, dvh)
+            self.dquery, self.dvalue, self.dkey = dquery, None, None
+            return dquery
         grads = []
         for dh, split, cache, kern, bias, width in (
                 (dqh, self._sq, self._cq, self.query_kernel, self.query_bias, D),
@@ -152,6 +162,29 @@ class MultiHeadAttention(Layer):
             dkey = None
         self.dquery, self.dvalue, self.dkey = dquery, dvalue, dkey
         return dquery
+
+    def _packed_projection(self, x):
+        """Self-attention: q, k, v from ONE GEMM, x (N, L, E) @ [Wq | Wk | Wv] (E, 2HD + HDv) (the
+        three kernels side by side, a small copy per call), instead of three GEMMs over x."""
+        kernels = [self._flat(p) for p in (self.query_kernel, self.key_kernel, self.value_kernel)]
+        biases = [self._flat(p) for p in (self.query_bias, self.key_bias, self.value_bias)]
+        qkv, self._cqkv = ops.dense_forward(x, np.concatenate(kernels, axis=1), np.concatenate(biases))
+        hd = self.num_heads * self.key_dim
+        return qkv[..., :hd], qkv[..., hd:2 * hd], qkv[..., 2 * hd:]
+
+    def _packed_projection_backward(self, dqh, dkh, dvh):
+        # the three head gradients side by side -> one dense backward; its dx is already the sum
+        # of the three uses of x, and dW splits back into the three kernels
+        parts = [ops.split_heads_backward(d, c) for d, c in ((dqh, self._sq), (dkh, self._sk), (dvh, self._sv))]
+        dx, dw, db = ops.dense_backward(np.concatenate(parts, axis=-1), self._cqkv)
+        start = 0
+        for kern, bias in ((self.query_kernel, self.query_bias), (self.key_kernel, self.key_bias),
+                           (self.value_kernel, self.value_bias)):
+            width = kern.shape[1] * kern.shape[2]
+            kern.accumulate_grad(np.ascontiguousarray(dw[:, start:start + width]).reshape(kern.shape))
+            bias.accumulate_grad(np.ascontiguousarray(db[start:start + width]).reshape(bias.shape))
+            start += width
+        return dx
 
     def backward_all(self, dout):
         """(dquery, dvalue, dkey) of the last call; None for an input that was not passed."""

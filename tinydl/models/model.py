@@ -348,6 +348,11 @@ class Model(Trainer, Layer):
         _saving.save_model(self, filepath)
 
     # -- inspection -------------------------------------------------------------------------
+    def profile(self, x, y=None, **kwargs):
+        """Per-layer forward and backward times, GFLOP/s and kernel versions (tinydl/profile.py)."""
+        from tinydl.profile import profile
+        return profile(self, x, y, **kwargs)
+
     def summary(self, print_fn=print):
         """Keras's table: Layer (type) | Output Shape | Param # (| Connected to), then totals."""
         print_fn(_summary.text(self))

@@ -1,6 +1,8 @@
 """Optimizer updates of one parameter array, in place: sgd_update and adam_update (PyTorch's
 torch.optim.SGD / Adam / AdamW formulas). The parameter and the state arrays must be
 C-contiguous float arrays of one shape and dtype; the gradient may be any float view of them."""
+from functools import lru_cache
+
 from tinydl import device as _device
 from tinydl.ops import _checks
 from tinydl.ops.elementwise import inplace, like
@@ -15,14 +17,36 @@ def _state(a, p, name):
     return a
 
 
+@lru_cache(maxsize=256)
+def _sgd_hparams(lr, momentum, weight_decay):
+    # checked once per distinct value: an optimizer passes the same numbers every step
+    return (_checks.finite_float(lr, "lr", low=0.0),
+            _checks.finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True),
+            _checks.finite_float(weight_decay, "weight_decay", low=0.0))
+
+
+@lru_cache(maxsize=256)
+def _adam_hparams(lr, beta_1, beta_2, epsilon, weight_decay):
+    return (_checks.finite_float(lr, "lr", low=0.0),
+            _checks.finite_float(beta_1, "beta_1", low=0.0, high=1.0, high_open=True),
+            _checks.finite_float(beta_2, "beta_2", low=0.0, high=1.0, high_open=True),
+            _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True),
+            _checks.finite_float(weight_decay, "weight_decay", low=0.0))
+
+
+def _cached(check, *values):
+    try:
+        return check(*values)
+    except TypeError:                      # an unhashable value (e.g. a 0-d array): check it uncached
+        return check.__wrapped__(*values)
+
+
 def sgd_update(p, g, velocity, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
     """g' = g + wd p; v = momentum v + g' (if momentum); p -= lr (g' + momentum v if nesterov
     else v). ``velocity`` may be None when momentum == 0. Returns None."""
     p = inplace(p, "p")
     g = like(g, p, "g")
-    lr = _checks.finite_float(lr, "lr", low=0.0)
-    momentum = _checks.finite_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
-    weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
+    lr, momentum, weight_decay = _cached(_sgd_hparams, lr, momentum, weight_decay)
     if momentum > 0:
         if velocity is None:
             raise ValueError(f"velocity must be an array like p when momentum > 0; received None "
@@ -42,11 +66,7 @@ def adam_update(p, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
     m = _state(m, p, "m")
     v = _state(v, p, "v")
     t = _checks.positive_int(t, "t")
-    lr = _checks.finite_float(lr, "lr", low=0.0)
-    beta_1 = _checks.finite_float(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
-    beta_2 = _checks.finite_float(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
-    epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
-    weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
+    lr, beta_1, beta_2, epsilon, weight_decay = _cached(_adam_hparams, lr, beta_1, beta_2, epsilon, weight_decay)
     _device.backend("optim").adam_update(p, g, m, v, t, lr, beta_1, beta_2, epsilon,
                                           weight_decay, bool(decoupled))
 
