@@ -92,7 +92,7 @@ def flops(layer, in_shape, out_shape) -> float:
 
 def _inputs(model, x):
     """The input every layer receives in a training forward (a list, one per layer)."""
-    xs, h = [], model._prepare_x(x)
+    xs, h = [], model._prepare_inputs(x)[0]
     with _device.using(model._dev()):
         for layer in model.layers:
             xs.append(h)
@@ -118,7 +118,8 @@ def _time_layer(layer, x, repeat, clock):
 def _loss_and_update(model, out, y, repeat, clock):
     from tinydl import losses, optimizers
 
-    loss_fn = model._train_loss or losses.SparseCategoricalCrossentropy(from_logits=True)
+    plan = model._plan[0] if model._plan else None
+    loss_fn = plan.train_loss if plan else losses.SparseCategoricalCrossentropy(from_logits=True)
     opt = model.optimizer or optimizers.Adam()
 
     def loss_step():
