@@ -1,8 +1,7 @@
 """Activations: relu, leaky_relu, sigmoid, tanh, gelu (exact), softmax. Each forward returns
 (out, cache) with out of x's shape and dtype; each backward (dout, cache) returns dx."""
-from tinydl import device as _device
 from tinydl.ops import _checks
-from tinydl.ops.elementwise import check_dout, saved
+from tinydl.ops._cache import check_dout, run_backward, run_forward
 
 __all__ = [
     "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
@@ -13,13 +12,12 @@ __all__ = [
 
 def _run(op, x, *args):
     x = _checks.as_float(x, "x")
-    out, cache = getattr(_device.backend("activations"), f"{op}_forward")(x, *args)
-    return out, saved(cache, out)
+    return run_forward("activations", op, x, *args)
 
 
 def _back(op, dout, cache):
     dout = check_dout(dout, cache, op)
-    return getattr(_device.backend("activations"), f"{op}_backward")(dout, cache.kernel)
+    return run_backward("activations", op, cache, dout)
 
 
 def relu_forward(x):

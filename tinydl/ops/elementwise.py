@@ -4,8 +4,6 @@ Layers and optimizers call these instead of doing arithmetic on arrays themselve
 code runs on every device. The in-place ones (accumulate, scale_) need a C-contiguous float
 array to write into: a copy made here would swallow the update.
 """
-from typing import NamedTuple
-
 import numpy as np
 
 from tinydl import device as _device
@@ -14,31 +12,7 @@ from tinydl.ops import _checks
 __all__ = ["add", "accumulate", "scale_", "sum_squares", "sum_to"]
 
 
-# ---- helpers shared by this package's foundation families (dense, activations, ...) ----------
-class Saved(NamedTuple):
-    """A forward's cache as the ops keep it: the kernel's own cache plus the output's shape and
-    dtype, so the backward can check ``dout`` before any kernel sees it."""
-    kernel: object
-    shape: tuple
-    dtype: np.dtype
-
-
-def saved(kernel_cache, out) -> Saved:
-    return Saved(kernel_cache, tuple(out.shape), np.dtype(out.dtype))
-
-
-def check_dout(dout, cache, op: str, name: str = "dout"):
-    """``dout`` as a contiguous float array of the forward output's shape and dtype."""
-    if not isinstance(cache, Saved):
-        raise TypeError(f"{op}_backward needs the cache returned by {op}_forward; "
-                        f"received {type(cache).__name__}")
-    d = _checks.as_float(dout, name)
-    _checks.shape_is(d, name, cache.shape)
-    if np.dtype(d.dtype) != cache.dtype:
-        raise TypeError(f"{name} must have the forward's dtype {cache.dtype}; received {np.dtype(d.dtype)}")
-    return d
-
-
+# ---- helpers shared by the in-place families (elementwise, optim) ---------------------------
 def inplace(a, name: str):
     """An array updated in place must already be a C-contiguous float32/float64 array."""
     if _device.is_device_array(a):
