@@ -3,7 +3,9 @@ not check bounds, so a shape that slipped through here would be memory corruptio
 import numpy as np
 
 from tinydl import device as _device
-from tinydl._validate import conv_output_size, finite_float, pair, padding4, positive_int  # noqa: F401
+from tinydl._validate import (  # noqa: F401  (re-exported for the op families)
+    conv_output_size, finite_float, is_int, pair, padding4, positive_int,
+)
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 

@@ -69,10 +69,12 @@ def softmax_forward(x, axis=-1):
     """exp(x - max) / sum exp(x - max) along ``axis``."""
     x = _checks.as_float(x, "x")
     nd = len(x.shape)
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -nd <= axis < nd:
+    if not _checks.is_int(axis) or not -nd <= axis < nd:
         raise ValueError(f"axis must be an int in [{-nd}, {nd}) for x of shape {tuple(x.shape)}; "
                          f"received {axis!r}")
-    return _run("softmax", x, axis % nd)
+    if int(x.shape[axis]) < 1:
+        raise ValueError(f"softmax's axis {axis} must not be empty; received x of shape {tuple(x.shape)}")
+    return _run("softmax", x, int(axis) % nd)
 
 
 def softmax_backward(dout, cache):

@@ -12,6 +12,8 @@ def dense_forward(x, w, b=None):
     if len(x.shape) < 2:
         raise ValueError(f"x must be (N, ..., in_features) with at least 2 axes; received shape {tuple(x.shape)}")
     _checks.ndim(w, "w", 2)
+    _checks.nonempty(x, "x")
+    _checks.nonempty(w, "w")
     if w.shape[0] != x.shape[-1]:
         raise ValueError(f"w must have shape ({x.shape[-1]}, units) to match x's last axis; "
                          f"received {tuple(w.shape)}")

@@ -87,6 +87,7 @@ def sum_to(x, shape):
     """x summed over its leading axes down to ``shape``, which must end x's shape:
     (N, L, E) -> (L, E) or (E,). The gradient of a parameter broadcast over those axes."""
     x = _checks.as_float(x, "x")
+    _checks.nonempty(x, "x")
     shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
     try:
         shape = tuple(int(s) for s in shape)
