@@ -53,6 +53,8 @@ v6  Winograd F(2x2, 3x3) (kernels/cpu/_winograd.py) for 3x3 stride-1 layers with
     Numba loops, cost about as much: 368 ms on one core against v4's 362 in the same run (the
     forward alone is 10-15% faster, dx slower). Honest result: a wash at these sizes.
 """
+import threading
+
 import numpy as np
 from numba import njit, prange
 
@@ -297,23 +299,34 @@ def conv2d_backward_v3(dout, cache):
 
 
 # -- v4: im2col over the whole batch + one sgemm, reused workspaces -------------------------------
-_workspace: dict = {}
+# one set of scratch buffers per thread: two threads running convolutions at once must not
+# write into each other's columns (each thread reuses its own buffers from call to call)
+_workspace = threading.local()
+
+
+def _buffers() -> dict:
+    store = getattr(_workspace, "buffers", None)
+    if store is None:
+        store = _workspace.buffers = {}
+    return store
 
 
 def _buffer(slot, shape, dtype):
-    """A reusable scratch array of ``shape`` (never returned to the caller)."""
+    """A reusable scratch array of ``shape`` owned by the calling thread (never returned to the
+    caller)."""
     size = int(np.prod(shape))
     key = (slot, np.dtype(dtype))
-    buf = _workspace.get(key)
+    store = _buffers()
+    buf = store.get(key)
     if buf is None or buf.size < size:
         buf = np.empty(size, dtype=dtype)
-        _workspace[key] = buf
+        store[key] = buf
     return buf[:size].reshape(shape)
 
 
 def release_workspace():
-    """Free the scratch buffers (they are otherwise kept for the next call)."""
-    _workspace.clear()
+    """Free the calling thread's scratch buffers (they are otherwise kept for its next call)."""
+    _buffers().clear()
 
 
 @njit(parallel=True, cache=True)
