@@ -114,3 +114,34 @@ def test_a_using_block_changes_only_its_own_thread_and_set_device_is_the_default
         assert seen_by_thread == ["reference"]
     finally:
         td.set_device("cpu")
+
+
+@pytest.mark.torch
+def test_threads_under_the_workqueue_layer_do_not_abort_the_process():
+    # PyTorch imported first makes tinydl pick Numba's workqueue layer, which aborts the process
+    # on concurrent parallel kernels: the ops then run kernels one thread at a time
+    pytest.importorskip("torch")
+    import os
+    import subprocess
+    import sys
+    code = """
+import torch, threading, numpy as np, numba
+import tinydl as td
+from tinydl import layers
+td.set_seed(0)
+m = td.Sequential([layers.Input((3, 12, 12)), layers.Conv2D(4, 3, padding="same", activation="relu"),
+                   layers.Flatten(), layers.Dense(5)])
+x = np.random.default_rng(0).standard_normal((8, 3, 12, 12)).astype(np.float32)
+want = m.predict(x)
+bad = []
+def run():
+    for _ in range(20):
+        bad.append(not np.array_equal(m.predict(x), want))
+ts = [threading.Thread(target=run) for _ in range(2)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(td.THREADING, numba.threading_layer(), sum(bad), len(bad))
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["workqueue", "workqueue", "0", "40"]

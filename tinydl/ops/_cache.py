@@ -12,6 +12,8 @@ device and version that MADE the cache, whatever is active by then:
 A cache from another op, a tuple or None is refused with a TypeError before any kernel runs:
 kernels trust their cache's layout, and a foreign one is read out of bounds.
 """
+import threading
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
@@ -20,7 +22,34 @@ from tinydl import device as _device
 from tinydl.kernels import _versions
 from tinydl.ops import _checks
 
-__all__ = ["OpCache", "run_forward", "run_backward", "expect", "check_dout"]
+__all__ = ["OpCache", "run_forward", "run_backward", "expect", "check_dout", "kernel_section"]
+
+_lock = threading.RLock()
+_layer_is_threadsafe = []   # [True/False] once Numba has chosen its threading layer
+
+
+def _threadsafe_layer() -> bool:
+    if not _layer_is_threadsafe:
+        import numba
+        try:
+            layer = numba.threading_layer()
+        except ValueError:          # no parallel kernel has run yet: the layer is not chosen
+            return False
+        _layer_is_threadsafe.append(layer in ("omp", "tbb"))
+    return _layer_is_threadsafe[0]
+
+
+@contextmanager
+def kernel_section():
+    """Around every kernel call. Numba's 'workqueue' threading layer (tinydl picks it when
+    PyTorch loaded its OpenMP first, tinydl/_threads.py) aborts the process when two Python
+    threads run parallel kernels at once: there, kernels run one thread at a time. The OpenMP
+    and TBB layers are thread-safe and run them concurrently."""
+    if _threadsafe_layer():
+        yield
+        return
+    with _lock:
+        yield
 
 
 class OpCache(NamedTuple):
@@ -43,7 +72,8 @@ def run_forward(family: str, op: str, *args, shape=None, dtype=None, meta=None):
     module = _device.backend(family, device)
     name = f"{op}_forward"
     version = _versions.chosen(module, f"{device}.{family}", name)
-    out, kernel_cache = _versions.function(module, name, version)(*args)
+    with kernel_section():
+        out, kernel_cache = _versions.function(module, name, version)(*args)
     shape = tuple(out.shape) if shape is None else tuple(shape)
     dtype = np.dtype(out.dtype if dtype is None else dtype)
     return out, OpCache(op, device, version, kernel_cache, shape, dtype, meta)
@@ -77,4 +107,5 @@ def run_backward(family: str, op: str, cache, *args):
     """``<op>_backward(*args, kernel_cache)`` of the device and version that made ``cache``."""
     cache = expect(cache, op)
     module = _device.backend(family, cache.device)
-    return _versions.function(module, f"{op}_backward", cache.version)(*args, cache.kernel)
+    with kernel_section():
+        return _versions.function(module, f"{op}_backward", cache.version)(*args, cache.kernel)

@@ -8,6 +8,7 @@ import numpy as np
 
 from tinydl import device as _device
 from tinydl.ops import _checks
+from tinydl.ops._cache import kernel_section
 
 __all__ = ["add", "accumulate", "scale_", "sum_squares", "sum_to"]
 
@@ -52,8 +53,9 @@ def targets_like(t, ref, name: str):
     return b
 
 
-def _backend():
-    return _device.backend("elementwise")
+def _call(name, *args):
+    with kernel_section():
+        return getattr(_device.backend("elementwise"), name)(*args)
 
 
 # ---- the ops ----------------------------------------------------------------------------------
@@ -61,26 +63,26 @@ def add(a, b):
     """A new array a + b (same shape, same dtype)."""
     a = _checks.as_float(a, "a")
     b = like(b, a, "b")
-    return _backend().add(a, b)
+    return _call("add", a, b)
 
 
 def accumulate(dst, src):
     """dst += src in place (same shape, same dtype); returns None."""
     dst = inplace(dst, "dst")
     src = like(src, dst, "src")
-    _backend().accumulate(dst, src)
+    _call("accumulate", dst, src)
 
 
 def scale_(a, s):
     """a *= s in place (s a number); returns None."""
     a = inplace(a, "a")
     s = _checks.finite_float(s, "s")
-    _backend().scale_(a, s)
+    _call("scale_", a, s)
 
 
 def sum_squares(a) -> float:
     """The sum of a**2 as a python float, accumulated in float64."""
-    return _backend().sum_squares(_checks.as_float(a, "a"))
+    return _call("sum_squares", _checks.as_float(a, "a"))
 
 
 def sum_to(x, shape):
@@ -96,4 +98,4 @@ def sum_to(x, shape):
     xs = tuple(x.shape)
     if len(shape) > len(xs) or (shape and xs[len(xs) - len(shape):] != shape):
         raise ValueError(f"shape must be a trailing part of x's shape {xs}; received {shape}")
-    return _backend().sum_to(x, shape)
+    return _call("sum_to", x, shape)

@@ -3,6 +3,7 @@ torch.optim.SGD / Adam / AdamW formulas). The parameter and the state arrays mus
 C-contiguous float arrays of one shape and dtype; the gradient may be any float view of them."""
 from tinydl import device as _device
 from tinydl.ops import _checks
+from tinydl.ops._cache import kernel_section
 from tinydl.ops.elementwise import inplace, like
 
 __all__ = ["sgd_update", "adam_update"]
@@ -30,7 +31,8 @@ def sgd_update(p, g, velocity, lr, momentum=0.0, nesterov=False, weight_decay=0.
         velocity = _state(velocity, p, "velocity")
     else:
         velocity = None
-    _device.backend("optim").sgd_update(p, g, velocity, lr, momentum, bool(nesterov), weight_decay)
+    with kernel_section():
+        _device.backend("optim").sgd_update(p, g, velocity, lr, momentum, bool(nesterov), weight_decay)
 
 
 def adam_update(p, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
@@ -47,5 +49,6 @@ def adam_update(p, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
     beta_2 = _checks.finite_float(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
     epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
     weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
-    _device.backend("optim").adam_update(p, g, m, v, t, lr, beta_1, beta_2, epsilon,
-                                          weight_decay, bool(decoupled))
+    with kernel_section():
+        _device.backend("optim").adam_update(p, g, m, v, t, lr, beta_1, beta_2, epsilon,
+                                              weight_decay, bool(decoupled))
