@@ -59,7 +59,7 @@ def _grad_in(op, out):
 
 
 def test_every_family_returns_an_opcache_naming_op_device_and_version(caches):
-    for op, (out, cache) in caches.items():
+    for op, (_, cache) in caches.items():
         assert isinstance(cache, OpCache) and cache.op == op and cache.device == "cpu", op
     assert caches["conv2d"][1].version == device.backend("conv2d", "cpu").DEFAULT
     assert caches["relu"][1].version is None
