@@ -157,7 +157,7 @@ def _window(rng, size_max):
 def conv2d_case(rng):
     if rng.random() < 0.25:   # the Winograd path of v6: 3x3 stride 1, >= 16 channels
         n, c, f = r(rng, 1, 2), 16, 16
-        x = normal(rng, n, c, r(rng, 2, 7), r(rng, 2, 7))
+        x = normal(rng, n, c, r(rng, 3, 7), r(rng, 3, 7))
         w = normal(rng, f, c, 3, 3)
         stride, pad = 1, int(rng.integers(0, 3))
     else:
