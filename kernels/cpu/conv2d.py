@@ -31,7 +31,7 @@ v4  im2col + ONE sgemm for the whole batch, workspaces reused. cols spans the ba
     (summing db on the way), computes dw with the longer output side as the GEMM's rows
     (OpenBLAS measured 150 vs 8 GFLOP/s for the two orientations at conv2), then overwrites the
     same workspace with dcols = w^T dout^T before col2im: one buffer serves both. Buffers live in
-    a module-level workspace grown on demand; every returned array is still fresh. 359 ms on one
+    a per-thread workspace grown on demand; every returned array is still fresh. 359 ms on one
     core (125 GFLOP/s, 52% of sgemm; 1.47x PyTorch's time). The fewest hand-offs between thread
     pools: the most robust version on a busy machine.
 
