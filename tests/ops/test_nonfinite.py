@@ -7,6 +7,7 @@ from helpers import kernel_cases, on
 from tinydl import ops
 
 SPECIALS = (np.nan, np.inf, -np.inf)
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")   # NaN and inf on purpose
 
 
 def _inject(rng, shape, count=3, values=SPECIALS):
