@@ -8,7 +8,11 @@ layer or function, Keras style: "Conv2D: filters must be a positive int. Receive
 import numpy as np
 
 __all__ = ["is_int", "positive_int", "nonnegative_int", "pair", "padding4", "conv_output_size",
-           "finite_float"]
+           "finite_float", "INDEX_MAX"]
+
+# the largest window, stride or padding: kernels index in int64, and i * stride + padding must
+# not overflow (a stride of 2**63 wraps around to a negative index)
+INDEX_MAX = 2**31 - 1
 
 
 def is_int(v) -> bool:
@@ -36,22 +40,23 @@ def nonnegative_int(v, name: str, owner: str | None = None) -> int:
 
 
 def pair(v, name: str, minimum: int = 1, owner: str | None = None) -> tuple[int, int]:
-    """An int or a pair of ints, each >= ``minimum``, as a pair of Python ints."""
+    """An int or a pair of ints, each in [``minimum``, INDEX_MAX], as a pair of Python ints."""
     vals = (v, v) if is_int(v) else v
     try:
         a, b = vals
-        ok = all(is_int(t) and t >= minimum for t in (a, b))
+        ok = all(is_int(t) and minimum <= t <= INDEX_MAX for t in (a, b))
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise _fail(owner, name, f"an int >= {minimum} or a pair of them", v)
+        raise _fail(owner, name, f"an int >= {minimum} (and <= 2**31 - 1) or a pair of them", v)
     return int(a), int(b)
 
 
 def padding4(padding, name: str = "padding", owner: str | None = None) -> tuple[int, int, int, int]:
-    """An int, a pair (ph, pw) or a 4-tuple (top, bottom, left, right), each >= 0, as a 4-tuple."""
+    """An int, a pair (ph, pw) or a 4-tuple (top, bottom, left, right), each in [0, INDEX_MAX],
+    as a 4-tuple."""
     def ok(v):
-        return is_int(v) and v >= 0
+        return is_int(v) and 0 <= v <= INDEX_MAX
     if ok(padding):
         p = int(padding)
         return (p, p, p, p)
@@ -62,7 +67,7 @@ def padding4(padding, name: str = "padding", owner: str | None = None) -> tuple[
         if len(padding) == 4:
             return tuple(int(v) for v in padding)
     raise _fail(owner, name, "an int >= 0, a pair (ph, pw) or a 4-tuple (top, bottom, left, right) "
-                "of ints >= 0", padding)
+                "of ints >= 0 (and <= 2**31 - 1)", padding)
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad_before: int = 0,

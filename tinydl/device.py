@@ -6,9 +6,13 @@
 
 Every family module exports the same function names on every device, so swapping the device
 changes which module answers, never the call (tinydl.ops does the calling).
+
+``set_device`` sets the process-wide default; a ``using(...)`` block overrides it in the calling
+thread only, so one thread's block cannot move another thread's ops.
 """
 import importlib
 import os
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -16,7 +20,8 @@ import numpy as np
 from tinydl.kernels import _versions
 
 DEVICES = ("reference", "cpu", "cuda")
-_state = {"device": "cpu"}
+_state = {"device": "cpu"}          # the process-wide default
+_local = threading.local()           # .device: this thread's override inside using(...)
 _modules: dict[tuple[str, str], object] = {}
 
 
@@ -51,27 +56,30 @@ def set_device(name: str) -> None:
     """Make ``name`` ('reference' | 'cpu' | 'cuda') the device of every following op."""
     check_available(name)
     _state["device"] = name
+    if getattr(_local, "device", None) is not None:
+        _local.device = name   # inside this thread's using() block: seen at once, restored at its end
 
 
 def get_device() -> str:
-    return _state["device"]
+    """The device of this thread's ops: its using() override, else the process-wide default."""
+    return getattr(_local, "device", None) or _state["device"]
 
 
 @contextmanager
 def using(name: str):
     """Run the ``with`` block on device ``name``, then restore the previous device."""
     check_available(name)
-    previous = _state["device"]
-    _state["device"] = name
+    previous = getattr(_local, "device", None)
+    _local.device = name
     try:
         yield
     finally:
-        _state["device"] = previous
+        _local.device = previous
 
 
 def backend(family: str, device: str | None = None):
     """The kernel module of ``family`` (e.g. 'dense') for ``device`` (default: the active one)."""
-    device = device or _state["device"]
+    device = device or get_device()
     key = (device, family)
     module = _modules.get(key)
     if module is None:
@@ -88,7 +96,7 @@ def versions(family: str, device: str | None = None) -> list[int]:
 @contextmanager
 def use_version(family: str, version: int, device: str | None = None):
     """Run the ``with`` block with kernel ``version`` of ``family`` on ``device``."""
-    device = device or _state["device"]
+    device = device or get_device()
     available = versions(family, device)
     if version not in available:
         raise ValueError(
@@ -113,7 +121,7 @@ def to_numpy(a):
 def to_device(a, device: str | None = None):
     """``a`` placed on ``device`` (default: the active one): a device array for 'cuda',
     a NumPy array otherwise. Arrays already in place are returned as they are."""
-    device = device or _state["device"]
+    device = device or get_device()
     if device == "cuda":
         if is_device_array(a):
             return a

@@ -60,7 +60,7 @@ def softmax_rows(s, Rc, i0, L, mask, mask_index, has_mask, is_causal, scale,
         b, i = r // Rc, i0 + r % Rc
         mb = mask_index[b] if has_mask else 0
         mi = i if Lm > 1 else 0
-        # step 1: scaled, masked scores and the row maximum
+        # step 1: scaled, masked scores and the row maximum (NaN if a score is NaN)
         m = -np.inf
         for j in range(S):
             x = s[r, j] * scale
@@ -69,21 +69,27 @@ def softmax_rows(s, Rc, i0, L, mask, mask_index, has_mask, is_causal, scale,
             if has_mask:
                 x = x + mask[mb, mi, j if Sm > 1 else 0]
             p_out[r, j] = x
-            if x > m:
-                m = x
-        # step 2: exponentials and their sum (a fully masked row keeps m = -inf: all zeros)
+            if x > m or x != x:
+                m = x if m == m else m
+        # step 2: exponentials and their sum. As the reference: a non-finite maximum (NaN, +inf,
+        # or -inf for a fully masked row) is replaced by 0, so NaN and inf propagate as there
+        if not (m > -np.inf and m < np.inf):
+            m = 0.0
         total = 0.0
-        if m > -np.inf:
-            for j in range(S):
-                e = math.exp(p_out[r, j] - m)
-                p_out[r, j] = e
-                total += e
+        for j in range(S):
+            e = math.exp(p_out[r, j] - m)
+            p_out[r, j] = e
+            total += e
+        # p = e / total, or e itself when total is not > 0 (0 for a fully masked row, NaN if a
+        # score was NaN); lse is what the backward's recompute needs: p = exp(score - lse)
+        if total > 0.0:
+            lse[r] = m + math.log(total)
+        elif total != total:
+            lse[r] = m
         else:
-            for j in range(S):
-                p_out[r, j] = 0.0
-        lse[r] = m + math.log(total) if total > 0.0 else np.inf
+            lse[r] = np.inf
         # step 3: normalize, and the dropped-out copy
-        inv = 1.0 / total if total > 0.0 else 0.0
+        inv = 1.0 / total if total > 0.0 else 1.0
         base = (b * L + i) * S
         for j in range(S):
             pj = p_out[r, j] * inv

@@ -26,7 +26,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 def _relu_fwd(x, out):
     zero = x.dtype.type(0)
     for i in prange(x.size):
-        out[i] = x[i] if x[i] > 0 else zero
+        out[i] = x[i] if (x[i] > 0 or x[i] != x[i]) else zero   # relu(NaN) is NaN
 
 
 @njit(parallel=True, cache=True)

@@ -59,6 +59,11 @@ def _mask_args(mask, mask_index, q):
     return mask, mask_index, True
 
 
+def _all_finite(*arrays):
+    # v2 skips masked keys and zero weights; with a NaN or inf input it must not (see _fused_forward)
+    return all(bool(np.isfinite(a).all()) for a in arrays)
+
+
 # ---- v1: textbook, the (B, L, S) scores materialized ------------------------------------------
 def attention_forward_v1(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed):
     # q (B, L, E), k (B, S, E), v (B, S, Ev)
@@ -97,9 +102,43 @@ def attention_backward_v1(dout, cache):
 
 
 # ---- v2: fused rows with an online softmax, no score matrix -----------------------------------
+@njit(cache=True)
+def _nonfinite_row(q, kT, v, mask, mb, mi, has_mask, is_causal, scale, dropout_p, key, b, i, out, lse):
+    # a row with a NaN or +inf score, as the reference computes it: its maximum is not finite,
+    # so it is replaced by 0; p_j = exp(score_j) / total, or exp(score_j) if total is NaN
+    _, L, E = q.shape
+    S = kT.shape[2]
+    Ev = v.shape[2]
+    Sm = mask.shape[2]
+    inv_keep = 1.0 / (1.0 - dropout_p) if dropout_p > 0.0 else 1.0
+    acc = np.zeros(Ev, dtype=np.float64)
+    total = 0.0
+    for j in range(S):
+        x = 0.0
+        for e in range(E):
+            x += q[b, i, e] * kT[b, e, j]
+        x = x * scale
+        if is_causal and j > i:
+            x = -np.inf
+        if has_mask:
+            x = x + mask[mb, mi, j if Sm > 1 else 0]
+        pj = math.exp(x)
+        total += pj
+        if dropout_p > 0.0:
+            pj = pj * rows.keep_scale(key, (b * L + i) * S + j, dropout_p, inv_keep)
+        for e in range(Ev):
+            acc[e] += pj * v[b, j, e]
+    inv = 1.0 / total if total > 0.0 else 1.0
+    for e in range(Ev):
+        out[b, i, e] = acc[e] * inv
+    lse[b, i] = math.log(total) if total > 0.0 else (0.0 if total != total else np.inf)
+
+
 @njit(cache=True, parallel=True)
 def _fused_forward(q, kT, v, mask, mask_index, has_mask, is_causal, scale, dropout_p, key,
-                   out, lse):
+                   out, lse, dense):
+    # dense (some input is NaN or inf): no key is skipped, masked ones take part with weight 0,
+    # so 0 * inf gives NaN exactly where the reference's matrix products give it
     # q (B, L, E), kT (B, E, S), v (B, S, Ev) -> out (B, L, Ev), lse (B, L)
     B, L, E = q.shape
     S = kT.shape[2]
@@ -114,7 +153,7 @@ def _fused_forward(q, kT, v, mask, mask_index, has_mask, is_causal, scale, dropo
         acc = np.zeros(Ev, dtype=q.dtype)
         m = -np.inf   # running maximum of the row's scores
         l = 0.0       # running sum of exp(score - m)
-        jend = min(S, i + 1) if is_causal else S
+        jend = min(S, i + 1) if is_causal and not dense else S
         for j0 in range(0, jend, BLOCK):
             n = min(BLOCK, jend - j0)
             # step 1: the block's scores, vectorized along the keys
@@ -127,12 +166,20 @@ def _fused_forward(q, kT, v, mask, mask_index, has_mask, is_causal, scale, dropo
             bmax = -np.inf
             for j in range(n):
                 x = sblk[j] * scale
+                if is_causal and j0 + j > i:
+                    x = -np.inf
                 if has_mask:
                     x = x + mask[mb, mi, (j0 + j) if Sm > 1 else 0]
                 sblk[j] = x
-                if x > bmax:
-                    bmax = x
+                if x > bmax or x != x:
+                    bmax = x if bmax == bmax else bmax
+            if not bmax < np.inf:
+                break      # a NaN or +inf score: the row is redone below, as the reference does
             if bmax == -np.inf:
+                if dense:  # weight 0 times the values (NaN where a value is NaN or inf)
+                    for j in range(n):
+                        for e in range(Ev):
+                            acc[e] += 0.0 * v[b, j0 + j, e]
                 continue   # the whole block is masked
             # step 2: a larger maximum rescales what was summed so far
             m_new = max(m, bmax)
@@ -148,10 +195,14 @@ def _fused_forward(q, kT, v, mask, mask_index, has_mask, is_causal, scale, dropo
                 w = pj
                 if dropout_p > 0.0:
                     w = pj * rows.keep_scale(key, base + j, dropout_p, inv_keep)
-                if w != 0.0:
+                if w != 0.0 or dense:
                     for e in range(Ev):
                         acc[e] += w * v[b, j0 + j, e]
             m = m_new
+        if not bmax < np.inf:
+            _nonfinite_row(q, kT, v, mask, mb, mi, has_mask, is_causal, scale, dropout_p, key, b, i,
+                           out, lse)
+            continue
         # step 4: normalize; a fully masked row gives 0 and lse = +inf
         if l > 0.0:
             inv = 1.0 / l
@@ -166,7 +217,7 @@ def _fused_forward(q, kT, v, mask, mask_index, has_mask, is_causal, scale, dropo
 
 @njit(cache=True, parallel=True)
 def _fused_backward(q, k, kT, vT, dout, out, lse, mask, mask_index, has_mask, is_causal, scale,
-                    dropout_p, key, dq, dk, dv):
+                    dropout_p, key, dq, dk, dv, dense):
     # each thread owns whole batch entries b, so its dk[b], dv[b] need no locks
     B, L, E = q.shape
     S = k.shape[1]
@@ -178,10 +229,8 @@ def _fused_backward(q, k, kT, vT, dout, out, lse, mask, mask_index, has_mask, is
         dprow = np.empty(S, dtype=q.dtype)
         mb = mask_index[b] if has_mask else 0
         for i in range(L):
-            if lse[b, i] == np.inf:
-                continue   # fully masked row: zero gradients
-            mi = i if Lm > 1 else 0
-            jend = min(S, i + 1) if is_causal else S
+            mi = i if Lm > 1 else 0   # a fully masked row (lse = +inf) recomputes p = 0
+            jend = min(S, i + 1) if is_causal and not dense else S
             # step 1: D = dout_i . out_i (= sum_j p dp)
             d = 0.0
             for e in range(Ev):
@@ -201,6 +250,8 @@ def _fused_backward(q, k, kT, vT, dout, out, lse, mask, mask_index, has_mask, is
             base = (b * L + i) * S
             for j in range(jend):
                 x = prow[j] * scale
+                if is_causal and j > i:
+                    x = -np.inf
                 if has_mask:
                     x = x + mask[mb, mi, j if Sm > 1 else 0]
                 pj = math.exp(x - lse[b, i])
@@ -209,11 +260,11 @@ def _fused_backward(q, k, kT, vT, dout, out, lse, mask, mask_index, has_mask, is
                     f = rows.keep_scale(key, base + j, dropout_p, inv_keep)
                 # step 3: dv_j += (p_j f) dout_i ; ds_j = p_j (f dp_j - D)
                 w = pj * f
-                if w != 0.0:
+                if w != 0.0 or dense:
                     for e in range(Ev):
                         dv[b, j, e] += w * dout[b, i, e]
                 c = pj * (dprow[j] * f - d) * scale
-                if c != 0.0:
+                if c != 0.0 or dense:
                     # step 4: dk_j += c q_i ; dq_i += c k_j
                     for e in range(E):
                         dk[b, j, e] += c * q[b, i, e]
@@ -228,7 +279,7 @@ def attention_forward_v2(q, k, v, mask, mask_index, dropout_p, is_causal, scale,
     out = np.empty((B, L, v.shape[2]), dtype=q.dtype)
     lse = np.empty((B, L), dtype=q.dtype)
     _fused_forward(q, kT, v, m, mi, has_mask, is_causal, scale, dropout_p, rows.seed_key(seed),
-                   out, lse)
+                   out, lse, not _all_finite(q, k, v))
     return out, (2, (q, k, v, out, lse, mask, mask_index, dropout_p, is_causal, scale, seed))
 
 
@@ -239,7 +290,7 @@ def attention_backward_v2(dout, cache):
     vT = np.ascontiguousarray(v.transpose(0, 2, 1))
     dq, dk, dv = np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)
     _fused_backward(q, k, kT, vT, dout, out, lse, m, mi, has_mask, is_causal, scale,
-                    dropout_p, rows.seed_key(seed), dq, dk, dv)
+                    dropout_p, rows.seed_key(seed), dq, dk, dv, not _all_finite(q, k, v, dout))
     return dq, dk, dv
 
 
@@ -279,6 +330,8 @@ def attention_forward_v3(q, k, v, mask, mask_index, dropout_p, is_causal, scale,
 
 
 def attention_backward_v3(dout, cache):
+    if cache[0] == 1:   # the forward's capability fallback kept v1's scores
+        return attention_backward_v1(dout, cache)
     q, k, v, out, lse, mask, mask_index, dropout_p, is_causal, scale, seed = cache[1]
     B, L, _ = q.shape
     S = k.shape[1]

@@ -86,8 +86,11 @@ def _backward_channel(dout, x, c, gamma, mean, inv, training, dx, dgamma, dbeta)
         b = 0.0
     for n in range(N):
         for k in range(P):
-            xhat = (x[n, c, k] - m) * s
-            dx[n, c, k] = scale * (dout[n, c, k] - a - xhat * b)
+            if training:
+                xhat = (x[n, c, k] - m) * s
+                dx[n, c, k] = scale * (dout[n, c, k] - a - xhat * b)
+            else:   # inference: an affine map of x, so a NaN in x does not reach dx
+                dx[n, c, k] = scale * dout[n, c, k]
 
 
 # -- v1: one thread, separate sweeps ---------------------------------------------------------
@@ -115,7 +118,7 @@ def _bwd_v1(dout, x, gamma, mean, inv, training, dx, dgamma, dbeta):
         b = sg / (N * P) if training else 0.0
         for n in range(N):
             for k in range(P):
-                xhat = (x[n, c, k] - mean[c]) * inv[c]
+                xhat = (x[n, c, k] - mean[c]) * inv[c] if training else 0.0   # inference: affine
                 dx[n, c, k] = gamma[c] * inv[c] * (dout[n, c, k] - a - xhat * b)
 
 

@@ -31,7 +31,7 @@ v4  im2col + ONE sgemm for the whole batch, workspaces reused. cols spans the ba
     (summing db on the way), computes dw with the longer output side as the GEMM's rows
     (OpenBLAS measured 150 vs 8 GFLOP/s for the two orientations at conv2), then overwrites the
     same workspace with dcols = w^T dout^T before col2im: one buffer serves both. Buffers live in
-    a module-level workspace grown on demand; every returned array is still fresh. 359 ms on one
+    a per-thread workspace grown on demand; every returned array is still fresh. 359 ms on one
     core (125 GFLOP/s, 52% of sgemm; 1.47x PyTorch's time). The fewest hand-offs between thread
     pools: the most robust version on a busy machine.
 
@@ -68,6 +68,8 @@ v8  v7 plus a direct kernel for filters of at most DIRECT_MAX_TAPS taps (C*KH*KW
     pixels are too short for the per-row loop overhead; the way on is register blocking over
     several filters per input row load.
 """
+import threading
+
 import numpy as np
 from numba import njit, prange
 
@@ -312,23 +314,34 @@ def conv2d_backward_v3(dout, cache):
 
 
 # -- v4: im2col over the whole batch + one sgemm, reused workspaces -------------------------------
-_workspace: dict = {}
+# one set of scratch buffers per thread: two threads running convolutions at once must not
+# write into each other's columns (each thread reuses its own buffers from call to call)
+_workspace = threading.local()
+
+
+def _buffers() -> dict:
+    store = getattr(_workspace, "buffers", None)
+    if store is None:
+        store = _workspace.buffers = {}
+    return store
 
 
 def _buffer(slot, shape, dtype):
-    """A reusable scratch array of ``shape`` (never returned to the caller)."""
+    """A reusable scratch array of ``shape`` owned by the calling thread (never returned to the
+    caller)."""
     size = int(np.prod(shape))
     key = (slot, np.dtype(dtype))
-    buf = _workspace.get(key)
+    store = _buffers()
+    buf = store.get(key)
     if buf is None or buf.size < size:
         buf = np.empty(size, dtype=dtype)
-        _workspace[key] = buf
+        store[key] = buf
     return buf[:size].reshape(shape)
 
 
 def release_workspace():
-    """Free the scratch buffers (they are otherwise kept for the next call)."""
-    _workspace.clear()
+    """Free the calling thread's scratch buffers (they are otherwise kept for its next call)."""
+    _buffers().clear()
 
 
 @njit(parallel=True, cache=True)

@@ -169,6 +169,9 @@ def _cce_forward(p, labels, targets, soft, lo, hi):
                 row -= targets[i, j] * math.log(q)
         else:
             row = -math.log(min(max(p[i, labels[i]] / s, lo), hi))
+            for j in range(c):   # as -sum_c y_c log q_c does: 0 * log(NaN) is NaN
+                if p[i, j] / s != p[i, j] / s:
+                    row = np.nan
         total += row
     return total
 

@@ -32,7 +32,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 def _relu_fwd(x, out):
     i = cuda.grid(1)
     if i < x.size:
-        out[i] = x[i] if x[i] > 0 else 0
+        out[i] = x[i] if (x[i] > 0 or x[i] != x[i]) else 0   # relu(NaN) is NaN
 
 
 @cuda.jit

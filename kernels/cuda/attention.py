@@ -80,15 +80,18 @@ def _scores_v1(q, k, mask, mask_index, has_mask, is_causal, scale, p):
 
 @cuda.jit
 def _softmax_rows_v1(p):
-    # one thread per row (b, i): softmax in place; a row of only -inf becomes zeros
+    # one thread per row (b, i): softmax in place; a row of only -inf becomes zeros. As the
+    # reference: the row max is NaN if a score is NaN, and a non-finite max is replaced by 0
     t = cuda.grid(1)
     B, L, S = p.shape
     if t < B * L:
         b, i = t // L, t % L
         m = -math.inf
         for j in range(S):
-            m = max(m, float64(p[b, i, j]))
-        if m == -math.inf:
+            x = float64(p[b, i, j])
+            if x > m or x != x:
+                m = x if m == m else m
+        if not (m > -math.inf and m < math.inf):
             m = 0.0
         total = 0.0
         for j in range(S):

@@ -261,6 +261,8 @@ def _cce_forward(probs, labels, targets, soft, lo, hi, q, s, terms):
                 row -= targets[i, j] * math.log(cj)
             elif labels[i] == j:
                 row -= math.log(cj)
+            elif qj != qj:
+                row = math.nan   # as -sum_c y_c log c does: 0 * log(NaN) is NaN
         terms[i] = row
 
 

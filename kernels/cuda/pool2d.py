@@ -42,9 +42,12 @@ def _max_fwd(x, PH, PW, sh, sw, pt, pl, out, arg):
             h = i * sh - pt + p
             for q in range(PW):
                 w = j * sw - pl + q
-                if 0 <= h < H and 0 <= w < W and x[n, c, h, w] > best:   # strict: first max wins
-                    best = x[n, c, h, w]
-                    where = p * PW + q
+                if 0 <= h < H and 0 <= w < W:
+                    v = x[n, c, h, w]
+                    # strict: the first maximum wins ties; a NaN wins once and stays (as argmax)
+                    if v > best or (v != v and best == best):
+                        best = v
+                        where = p * PW + q
         out[n, c, i, j] = best
         arg[n, c, i, j] = where
 

@@ -33,7 +33,7 @@ def _run(version, q, k, v, d, mask=None, mask_index=None, dropout_p=0.0, is_caus
     return device.to_numpy(out)
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", device.versions("attention", "cuda"))
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_plain_and_causal(rng, version, dtype):
     q, k, v, d = _inputs(rng, dtype)
@@ -42,7 +42,7 @@ def test_plain_and_causal(rng, version, dtype):
     _run(version, q, k, v, d, is_causal=True)
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", device.versions("attention", "cuda"))
 def test_float_and_boolean_masks_with_a_fully_masked_row(rng, version):
     q, k, v, d = _inputs(rng, np.float64)
     allowed = rng.random((1, 5, 7)) > 0.4
@@ -54,7 +54,7 @@ def test_float_and_boolean_masks_with_a_fully_masked_row(rng, version):
     _run(version, q, k, v, d, mask=float_mask, mask_index=np.array([1, 0]))
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", device.versions("attention", "cuda"))
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dropout_matches_the_reference_mask(rng, version, dtype):
     q, k, v, d = _inputs(rng, dtype, B=1, L=4, S=6)
@@ -63,6 +63,7 @@ def test_dropout_matches_the_reference_mask(rng, version, dtype):
 
 def test_versions_agree_with_each_other(rng):
     q, k, v, d = _inputs(rng, np.float64, B=1, L=3, S=35, E=2, Ev=2)   # S past one warp
-    a = _run(1, q, k, v, d, is_causal=True)
-    b = _run(2, q, k, v, d, is_causal=True)
-    np.testing.assert_allclose(a, b, rtol=1e-12)
+    first, *others = device.versions("attention", "cuda")
+    a = _run(first, q, k, v, d, is_causal=True)
+    for version in others:
+        np.testing.assert_allclose(_run(version, q, k, v, d, is_causal=True), a, rtol=1e-12)

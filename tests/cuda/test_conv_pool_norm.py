@@ -23,7 +23,7 @@ CONV_CASES = [((2, 3, 7, 6), (4, 3, 3, 2), (1, 1), (1, 1, 1, 1)),      # "same"-
               ((2, 1, 5, 8), (2, 1, 2, 3), (2, 1), (1, 0, 2, 1))]
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", device.versions("conv2d", "cuda"))
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("xs,ws,stride,padding", CONV_CASES)
 def test_conv2d_every_version(rng, version, dtype, xs, ws, stride, padding):
@@ -78,7 +78,7 @@ def test_global_avgpool(rng, dtype):
     assert_close(cu("pool2d").global_avgpool2d_backward(d, cache), ref_pool.global_avgpool2d_backward(d, rcache))
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", device.versions("batchnorm", "cuda"))
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4), (37, 3)])
 @pytest.mark.parametrize("training", [True, False])
@@ -106,7 +106,7 @@ def test_batchnorm_updates_numpy_moving_stats_in_place(rng):
     np.testing.assert_allclose(rv, 0.5 + 0.5 * x.var(axis=0), rtol=1e-12)
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", device.versions("layernorm", "cuda"))
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(3, 7), (2, 37)])
 def test_layernorm_every_version(rng, version, dtype, shape):

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.cuda,
 DTYPES = [np.float64, np.float32]
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", device.versions("dense", "cuda"))
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
 def test_gemm_every_version_and_transpose(rng, version, dtype, ta, tb):
@@ -27,7 +27,7 @@ def test_gemm_every_version_and_transpose(rng, version, dtype, ta, tb):
     assert_close(c, expected)
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", device.versions("dense", "cuda"))
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("xshape,units,bias", [((1, 7), 5, True), ((2, 3, 17), 18, True), ((5, 3), 4, False)])
 def test_dense_every_version(rng, version, dtype, xshape, units, bias):

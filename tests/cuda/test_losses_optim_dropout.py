@@ -22,7 +22,7 @@ def _loss_close(got, expected, dtype):
     assert got == pytest.approx(expected, rel=TOL[np.dtype(dtype)]["rtol"] * 10, abs=1e-12)
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", device.versions("losses", "cuda"))
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("soft", [False, True])
 @pytest.mark.parametrize("n,c", [(3, 5), (2, 37)])

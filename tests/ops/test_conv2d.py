@@ -231,11 +231,11 @@ def test_versions_match_the_lesson_plan():
     ((2, 3, 8, 8), (4, 2, 3, 3), {}, "2 input channels", "3 channels"),
     ((1, 1, 4, 4), (1, 1, 5, 5), {}, "KH <= 4", "kernel 5x5"),
     ((1, 1, 4, 4), (1, 1, 7, 3), {"padding": 1}, "KH <= 6", "kernel 7x3"),
-    ((1, 1, 4, 4), (1, 1, 3, 3), {"stride": 0}, "int >= 1", "=0"),
-    ((1, 1, 4, 4), (1, 1, 3, 3), {"stride": (1, 0)}, "int >= 1", "=(1, 0)"),
-    ((1, 1, 4, 4), (1, 1, 3, 3), {"padding": -1}, "ints >= 0", "=-1"),
-    ((1, 1, 4, 4), (1, 1, 3, 3), {"padding": (0, 0, 1, -1)}, "ints >= 0", "=(0, 0, 1, -1)"),
-    ((1, 1, 4, 4), (1, 1, 3, 3), {"padding": "same"}, "int >= 0", "='same'"),
+    ((1, 1, 4, 4), (1, 1, 3, 3), {"stride": 0}, "int >= 1", "stride=0"),
+    ((1, 1, 4, 4), (1, 1, 3, 3), {"stride": (1, 0)}, "int >= 1", "stride=(1, 0)"),
+    ((1, 1, 4, 4), (1, 1, 3, 3), {"padding": -1}, "ints >= 0", "padding=-1"),
+    ((1, 1, 4, 4), (1, 1, 3, 3), {"padding": (0, 0, 1, -1)}, "ints >= 0", "padding=(0, 0, 1, -1)"),
+    ((1, 1, 4, 4), (1, 1, 3, 3), {"padding": "same"}, "int >= 0", "padding='same'"),
     ((1, 4, 4), (1, 1, 3, 3), {}, "4-D", "(1, 4, 4)"),
 ])
 def test_bad_input_fails_before_any_kernel(no_kernel, xshape, wshape, kw, expected, received):

@@ -207,13 +207,13 @@ def test_versions_match_the_lesson_plan():
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("xshape,kw,expected,received", [
-    ((1, 1, 4, 4), {"pool_size": 0}, "int >= 1", "=0"),
-    ((1, 1, 4, 4), {"pool_size": 2, "stride": 0}, "int >= 1", "=0"),
-    ((1, 1, 4, 4), {"pool_size": 2, "padding": -1}, "ints >= 0", "=-1"),
+    ((1, 1, 4, 4), {"pool_size": 0}, "int >= 1", "pool_size=0"),
+    ((1, 1, 4, 4), {"pool_size": 2, "stride": 0}, "int >= 1", "stride=0"),
+    ((1, 1, 4, 4), {"pool_size": 2, "padding": -1}, "ints >= 0", "padding=-1"),
     ((1, 1, 4, 4), {"pool_size": 2, "padding": 2}, "< 2", "padding (2, 2, 2, 2)"),
     ((1, 1, 4, 4), {"pool_size": 5}, "at most (4, 4)", "pool_size (5, 5)"),
     ((1, 4, 4), {"pool_size": 2}, "4-D", "(1, 4, 4)"),
-    ((1, 1, 4, 4), {"pool_size": 2, "padding": "same"}, "ints >= 0", "='same'"),
+    ((1, 1, 4, 4), {"pool_size": 2, "padding": "same"}, "ints >= 0", "padding='same'"),
 ])
 def test_bad_input_fails_before_any_kernel(no_kernel, kind, xshape, kw, expected, received):
     with pytest.raises(ValueError) as err:

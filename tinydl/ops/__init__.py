@@ -3,7 +3,10 @@
 Each family module validates its input once (shapes, dtypes, ranges; a ValueError or
 TypeError naming what was expected and what was received), makes arrays contiguous, then
 calls the same-named function of the active device's kernel module (tinydl.device.backend).
-Each forward returns (out, cache); the matching backward takes (dout, cache).
+Each forward returns (out, cache); the matching backward takes (dout, cache). The cache is one
+record for every family (tinydl/ops/_cache.py: op, device, kernel version, the kernel's cache,
+output shape and dtype): a backward refuses another op's cache, and runs the device and kernel
+version that made it. The active device and versions are per thread (tinydl.device).
 """
 from tinydl.ops.attention import attention_backward, attention_forward, causal_mask
 from tinydl.ops.layernorm import layernorm_backward, layernorm_forward

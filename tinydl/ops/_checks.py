@@ -3,7 +3,9 @@ not check bounds, so a shape that slipped through here would be memory corruptio
 import numpy as np
 
 from tinydl import device as _device
-from tinydl._validate import finite_float, pair, positive_int  # noqa: F401  (re-exported)
+from tinydl._validate import (  # noqa: F401  (re-exported for the op families)
+    conv_output_size, finite_float, is_int, pair, padding4, positive_int,
+)
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -41,6 +43,12 @@ def ndim(x, name: str, allowed):
     if len(x.shape) not in allowed:
         want = " or ".join(f"{d}-D" for d in allowed)
         raise ValueError(f"{name} must be {want}; received shape {tuple(x.shape)}")
+
+
+def nonempty(x, name: str):
+    """No axis of x may be empty: a kernel that loops over it would index past its end."""
+    if any(int(d) < 1 for d in x.shape):
+        raise ValueError(f"{name} must have no empty axis (every size >= 1); received shape {tuple(x.shape)}")
 
 
 def shape_is(x, name: str, expected):

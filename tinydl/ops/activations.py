@@ -1,8 +1,7 @@
 """Activations: relu, leaky_relu, sigmoid, tanh, gelu (exact), softmax. Each forward returns
 (out, cache) with out of x's shape and dtype; each backward (dout, cache) returns dx."""
-from tinydl import device as _device
 from tinydl.ops import _checks
-from tinydl.ops.elementwise import check_dout, saved
+from tinydl.ops._cache import check_dout, run_backward, run_forward
 
 __all__ = [
     "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
@@ -13,13 +12,12 @@ __all__ = [
 
 def _run(op, x, *args):
     x = _checks.as_float(x, "x")
-    out, cache = getattr(_device.backend("activations"), f"{op}_forward")(x, *args)
-    return out, saved(cache, out)
+    return run_forward("activations", op, x, *args)
 
 
 def _back(op, dout, cache):
     dout = check_dout(dout, cache, op)
-    return getattr(_device.backend("activations"), f"{op}_backward")(dout, cache.kernel)
+    return run_backward("activations", op, cache, dout)
 
 
 def relu_forward(x):
@@ -71,10 +69,12 @@ def softmax_forward(x, axis=-1):
     """exp(x - max) / sum exp(x - max) along ``axis``."""
     x = _checks.as_float(x, "x")
     nd = len(x.shape)
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -nd <= axis < nd:
+    if not _checks.is_int(axis) or not -nd <= axis < nd:
         raise ValueError(f"axis must be an int in [{-nd}, {nd}) for x of shape {tuple(x.shape)}; "
                          f"received {axis!r}")
-    return _run("softmax", x, axis % nd)
+    if int(x.shape[axis]) < 1:
+        raise ValueError(f"softmax's axis {axis} must not be empty; received x of shape {tuple(x.shape)}")
+    return _run("softmax", x, int(axis) % nd)
 
 
 def softmax_backward(dout, cache):

@@ -18,6 +18,7 @@ import numpy as np
 from tinydl import device as _device
 from tinydl import random as _random
 from tinydl.ops import _checks
+from tinydl.ops._cache import check_dout, run_backward, run_forward
 
 
 def _prod(dims):
@@ -62,8 +63,7 @@ def attention_forward(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, s
     for name, a in (("q", q), ("k", k), ("v", v)):
         if len(a.shape) < 2:
             raise ValueError(f"{name} must be at least 2-D (..., length, features); received shape {tuple(a.shape)}")
-        if any(int(d) < 1 for d in a.shape):
-            raise ValueError(f"{name} must have no empty axis; received shape {tuple(a.shape)}")
+        _checks.nonempty(a, name)
     lead = tuple(q.shape[:-2])
     L, E = int(q.shape[-2]), int(q.shape[-1])
     S, Ev = int(k.shape[-2]), int(v.shape[-1])
@@ -98,23 +98,19 @@ def attention_forward(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, s
         mask, mask_index = _normalize_mask(attn_mask, lead, L, S, np.dtype(q.dtype))
         if _device.get_device() == "cuda":
             mask, mask_index = _device.to_device(mask), _device.to_device(mask_index)
-    kernels = _device.backend("attention")
-    out, cache = kernels.attention_forward(
-        q.reshape(B, L, E), k.reshape(B, S, E), v.reshape(B, S, Ev),
+    out, cache = run_forward(
+        "attention", "attention", q.reshape(B, L, E), k.reshape(B, S, E), v.reshape(B, S, Ev),
         mask, mask_index, p, bool(is_causal), scale, seed,
+        shape=lead + (L, Ev), meta=(lead, L, E, S, Ev),
     )
-    shapes = (lead, L, E, S, Ev, np.dtype(q.dtype))
-    return out.reshape(lead + (L, Ev)), (cache, shapes)
+    return out.reshape(lead + (L, Ev)), cache
 
 
 def attention_backward(dout, cache):
-    kcache, (lead, L, E, S, Ev, dtype) = cache
-    dout = _checks.as_float(dout, "dout")
-    _checks.shape_is(dout, "dout", lead + (L, Ev))
-    if np.dtype(dout.dtype) != dtype:
-        raise TypeError(f"dout must have the forward's dtype {dtype}; received {np.dtype(dout.dtype)}")
+    dout = check_dout(dout, cache, "attention")
+    lead, L, E, S, Ev = cache.meta
     B = _prod(lead)
-    dq, dk, dv = _device.backend("attention").attention_backward(dout.reshape(B, L, Ev), kcache)
+    dq, dk, dv = run_backward("attention", "attention", cache, dout.reshape(B, L, Ev))
     return dq.reshape(lead + (L, E)), dk.reshape(lead + (S, E)), dv.reshape(lead + (S, Ev))
 
 

@@ -3,6 +3,7 @@ import numpy as np
 
 from tinydl import device as _device
 from tinydl.ops import _checks
+from tinydl.ops._cache import check_dout, run_backward, run_forward
 
 
 def _moving(a, name, C, dtype):
@@ -25,7 +26,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.99, 
     Returns out (like x) and the cache for batchnorm_backward."""
     x = _checks.as_float(x, "batchnorm input x")
     _checks.ndim(x, "batchnorm input x (N, C, H, W) or (N, C)", (2, 4))
-    N, C = x.shape[0], x.shape[1]
+    _checks.nonempty(x, "batchnorm input x")
+    C = x.shape[1]
     dtype = np.dtype(x.dtype)
     gamma = _checks.as_float(gamma, "batchnorm gamma")
     beta = _checks.as_float(beta, "batchnorm beta")
@@ -37,19 +39,11 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.99, 
     momentum = _checks.finite_float(momentum, "batchnorm momentum", 0.0, 1.0)
     eps = _checks.finite_float(eps, "batchnorm eps", 0.0, None, low_open=True)
     training = bool(training)
-    per_channel = int(np.prod(x.shape)) // max(C, 1)
-    if training and per_channel < 1:
-        raise ValueError(f"batchnorm in training needs at least one value per channel; received shape {tuple(x.shape)}")
-    out, cache = _device.backend("batchnorm").batchnorm_forward(
-        x, gamma, beta, running_mean, running_var, momentum, eps, training)
-    return out, (cache, tuple(out.shape), dtype)
+    return run_forward("batchnorm", "batchnorm",
+                       x, gamma, beta, running_mean, running_var, momentum, eps, training)
 
 
 def batchnorm_backward(dout, cache):
     """dout (like x) -> dx (like x), dgamma (C,), dbeta (C,)."""
-    kernel_cache, out_shape, dtype = cache
-    dout = _checks.as_float(dout, "batchnorm_backward dout")
-    _checks.shape_is(dout, "batchnorm_backward dout", out_shape)
-    if np.dtype(dout.dtype) != dtype:
-        raise TypeError(f"batchnorm_backward dout must have dtype {dtype}; received {np.dtype(dout.dtype)}")
-    return _device.backend("batchnorm").batchnorm_backward(dout, kernel_cache)
+    dout = check_dout(dout, cache, "batchnorm", "batchnorm_backward dout")
+    return run_backward("batchnorm", "batchnorm", cache, dout)

@@ -1,7 +1,6 @@
 """Dense: y = x @ w + b on the last axis of x (N, ..., in), w (in, units), b (units,) or None."""
-from tinydl import device as _device
 from tinydl.ops import _checks
-from tinydl.ops.elementwise import check_dout, saved
+from tinydl.ops._cache import check_dout, run_backward, run_forward
 
 __all__ = ["dense_forward", "dense_backward"]
 
@@ -13,6 +12,8 @@ def dense_forward(x, w, b=None):
     if len(x.shape) < 2:
         raise ValueError(f"x must be (N, ..., in_features) with at least 2 axes; received shape {tuple(x.shape)}")
     _checks.ndim(w, "w", 2)
+    _checks.nonempty(x, "x")
+    _checks.nonempty(w, "w")
     if w.shape[0] != x.shape[-1]:
         raise ValueError(f"w must have shape ({x.shape[-1]}, units) to match x's last axis; "
                          f"received {tuple(w.shape)}")
@@ -21,11 +22,10 @@ def dense_forward(x, w, b=None):
         b = _checks.as_float(b, "b")
         _checks.shape_is(b, "b", (w.shape[1],))
         _checks.same_dtype(x, b=b)
-    out, cache = _device.backend("dense").dense_forward(x, w, b)
-    return out, saved(cache, out)
+    return run_forward("dense", "dense", x, w, b)
 
 
 def dense_backward(dout, cache):
     """dout (N, ..., units) -> dx (N, ..., in), dw (in, units), db (units,) (None without bias)."""
     dout = check_dout(dout, cache, "dense")
-    return _device.backend("dense").dense_backward(dout, cache.kernel)
+    return run_backward("dense", "dense", cache, dout)

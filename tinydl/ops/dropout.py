@@ -2,9 +2,8 @@
 every device (see kernels/reference/dropout.py)."""
 import numpy as np
 
-from tinydl import device as _device
 from tinydl.ops import _checks
-from tinydl.ops.elementwise import check_dout, saved
+from tinydl.ops._cache import check_dout, run_backward, run_forward
 
 __all__ = ["dropout_forward", "dropout_backward"]
 
@@ -19,10 +18,9 @@ def dropout_forward(x, rate, seed, training=True):
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
             raise ValueError(f"seed must be an int in [0, 2**64); received {seed!r}")
         seed = int(seed)
-    out, cache = _device.backend("dropout").dropout_forward(x, rate, seed, training)
-    return out, saved(cache, out)
+    return run_forward("dropout", "dropout", x, rate, seed, training)
 
 
 def dropout_backward(dout, cache):
     dout = check_dout(dout, cache, "dropout")
-    return _device.backend("dropout").dropout_backward(dout, cache.kernel)
+    return run_backward("dropout", "dropout", cache, dout)

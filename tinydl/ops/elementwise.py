@@ -4,41 +4,16 @@ Layers and optimizers call these instead of doing arithmetic on arrays themselve
 code runs on every device. The in-place ones (accumulate, scale_) need a C-contiguous float
 array to write into: a copy made here would swallow the update.
 """
-from typing import NamedTuple
-
 import numpy as np
 
 from tinydl import device as _device
 from tinydl.ops import _checks
+from tinydl.ops._cache import kernel_section
 
 __all__ = ["add", "accumulate", "scale_", "sum_squares", "sum_to"]
 
 
-# ---- helpers shared by this package's foundation families (dense, activations, ...) ----------
-class Saved(NamedTuple):
-    """A forward's cache as the ops keep it: the kernel's own cache plus the output's shape and
-    dtype, so the backward can check ``dout`` before any kernel sees it."""
-    kernel: object
-    shape: tuple
-    dtype: np.dtype
-
-
-def saved(kernel_cache, out) -> Saved:
-    return Saved(kernel_cache, tuple(out.shape), np.dtype(out.dtype))
-
-
-def check_dout(dout, cache, op: str, name: str = "dout"):
-    """``dout`` as a contiguous float array of the forward output's shape and dtype."""
-    if not isinstance(cache, Saved):
-        raise TypeError(f"{op}_backward needs the cache returned by {op}_forward; "
-                        f"received {type(cache).__name__}")
-    d = _checks.as_float(dout, name)
-    _checks.shape_is(d, name, cache.shape)
-    if np.dtype(d.dtype) != cache.dtype:
-        raise TypeError(f"{name} must have the forward's dtype {cache.dtype}; received {np.dtype(d.dtype)}")
-    return d
-
-
+# ---- helpers shared by the in-place families (elementwise, optim) ---------------------------
 def inplace(a, name: str):
     """An array updated in place must already be a C-contiguous float32/float64 array."""
     if _device.is_device_array(a):
@@ -78,8 +53,9 @@ def targets_like(t, ref, name: str):
     return b
 
 
-def _backend():
-    return _device.backend("elementwise")
+def _call(name, *args):
+    with kernel_section():
+        return getattr(_device.backend("elementwise"), name)(*args)
 
 
 # ---- the ops ----------------------------------------------------------------------------------
@@ -87,32 +63,33 @@ def add(a, b):
     """A new array a + b (same shape, same dtype)."""
     a = _checks.as_float(a, "a")
     b = like(b, a, "b")
-    return _backend().add(a, b)
+    return _call("add", a, b)
 
 
 def accumulate(dst, src):
     """dst += src in place (same shape, same dtype); returns None."""
     dst = inplace(dst, "dst")
     src = like(src, dst, "src")
-    _backend().accumulate(dst, src)
+    _call("accumulate", dst, src)
 
 
 def scale_(a, s):
     """a *= s in place (s a number); returns None."""
     a = inplace(a, "a")
     s = _checks.finite_float(s, "s")
-    _backend().scale_(a, s)
+    _call("scale_", a, s)
 
 
 def sum_squares(a) -> float:
     """The sum of a**2 as a python float, accumulated in float64."""
-    return _backend().sum_squares(_checks.as_float(a, "a"))
+    return _call("sum_squares", _checks.as_float(a, "a"))
 
 
 def sum_to(x, shape):
     """x summed over its leading axes down to ``shape``, which must end x's shape:
     (N, L, E) -> (L, E) or (E,). The gradient of a parameter broadcast over those axes."""
     x = _checks.as_float(x, "x")
+    _checks.nonempty(x, "x")
     shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
     try:
         shape = tuple(int(s) for s in shape)
@@ -121,4 +98,4 @@ def sum_to(x, shape):
     xs = tuple(x.shape)
     if len(shape) > len(xs) or (shape and xs[len(xs) - len(shape):] != shape):
         raise ValueError(f"shape must be a trailing part of x's shape {xs}; received {shape}")
-    return _backend().sum_to(x, shape)
+    return _call("sum_to", x, shape)

@@ -6,9 +6,9 @@ Class labels are integer indices (N,) inside [0, C); float labels are (N, C) tar
 """
 import numpy as np
 
-from tinydl import device as _device
 from tinydl.ops import _checks
-from tinydl.ops.elementwise import Saved, targets_like
+from tinydl.ops._cache import expect, run_backward, run_forward
+from tinydl.ops.elementwise import targets_like
 
 __all__ = [
     "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
@@ -42,16 +42,14 @@ def _same_shape_inputs(pred, target, pred_name, target_name):
 
 
 def _run(op, pred, target):
-    loss, cache = getattr(_device.backend("losses"), f"{op}_forward")(pred, target)
-    return float(loss), Saved(cache, tuple(pred.shape), np.dtype(pred.dtype))
+    loss, cache = run_forward("losses", op, pred, target, shape=pred.shape, dtype=pred.dtype)
+    return float(loss), cache
 
 
 def _back(op, dloss, cache):
-    if not isinstance(cache, Saved):
-        raise TypeError(f"{op}_backward needs the cache returned by {op}_forward; "
-                        f"received {type(cache).__name__}")
+    expect(cache, op)
     dloss = _checks.finite_float(dloss, "dloss")
-    return getattr(_device.backend("losses"), f"{op}_backward")(dloss, cache.kernel)
+    return run_backward("losses", op, cache, dloss)
 
 
 def softmax_cross_entropy_forward(logits, labels):

@@ -5,6 +5,7 @@ from functools import lru_cache
 
 from tinydl import device as _device
 from tinydl.ops import _checks
+from tinydl.ops._cache import kernel_section
 from tinydl.ops.elementwise import inplace, like
 
 __all__ = ["sgd_update", "adam_update"]
@@ -54,7 +55,8 @@ def sgd_update(p, g, velocity, lr, momentum=0.0, nesterov=False, weight_decay=0.
         velocity = _state(velocity, p, "velocity")
     else:
         velocity = None
-    _device.backend("optim").sgd_update(p, g, velocity, lr, momentum, bool(nesterov), weight_decay)
+    with kernel_section():
+        _device.backend("optim").sgd_update(p, g, velocity, lr, momentum, bool(nesterov), weight_decay)
 
 
 def adam_update(p, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
@@ -67,8 +69,9 @@ def adam_update(p, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
     v = _state(v, p, "v")
     t = _checks.positive_int(t, "t")
     lr, beta_1, beta_2, epsilon, weight_decay = _cached(_adam_hparams, lr, beta_1, beta_2, epsilon, weight_decay)
-    _device.backend("optim").adam_update(p, g, m, v, t, lr, beta_1, beta_2, epsilon,
-                                          weight_decay, bool(decoupled))
+    with kernel_section():
+        _device.backend("optim").adam_update(p, g, m, v, t, lr, beta_1, beta_2, epsilon,
+                                              weight_decay, bool(decoupled))
 
 
 __all__ += ["rmsprop_update", "adagrad_update"]
@@ -94,8 +97,9 @@ def rmsprop_update(p, g, velocity, momentum_buf, lr, rho=0.9, momentum=0.0, epsi
         momentum_buf = _state(momentum_buf, p, "momentum_buf")
     else:
         momentum_buf = None
-    _device.backend("optim").rmsprop_update(p, g, velocity, momentum_buf, lr, rho, momentum,
-                                             epsilon, weight_decay)
+    with kernel_section():
+        _device.backend("optim").rmsprop_update(p, g, velocity, momentum_buf, lr, rho, momentum,
+                                                 epsilon, weight_decay)
 
 
 def adagrad_update(p, g, accumulator, lr, epsilon=1e-7, weight_decay=0.0):
@@ -106,4 +110,5 @@ def adagrad_update(p, g, accumulator, lr, epsilon=1e-7, weight_decay=0.0):
     lr = _checks.finite_float(lr, "lr", low=0.0)
     epsilon = _checks.finite_float(epsilon, "epsilon", low=0.0, low_open=True)
     weight_decay = _checks.finite_float(weight_decay, "weight_decay", low=0.0)
-    _device.backend("optim").adagrad_update(p, g, accumulator, lr, epsilon, weight_decay)
+    with kernel_section():
+        _device.backend("optim").adagrad_update(p, g, accumulator, lr, epsilon, weight_decay)
