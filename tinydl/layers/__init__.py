@@ -8,6 +8,7 @@ from tinydl.layers.layernorm import LayerNormalization
 from tinydl.layers.normalization import BatchNormalization
 from tinydl.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from tinydl.layers.residual import Residual
+from tinydl.layers.activations import ELU, SELU, Activation, SiLU, Softplus
 from tinydl.layers.vision import ClassToken, PatchEmbedding, PositionalEmbedding, SequencePooling
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "BatchNormalization", "Residual",
     "MultiHeadAttention", "LayerNormalization",
     "PatchEmbedding", "ClassToken", "PositionalEmbedding", "SequencePooling",
+    "Activation", "SiLU", "ELU", "SELU", "Softplus",
 ]

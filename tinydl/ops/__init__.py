@@ -17,6 +17,10 @@ from tinydl.ops.activations import (
     relu_forward, sigmoid_backward, sigmoid_forward, softmax_backward, softmax_forward,
     tanh_backward, tanh_forward,
 )
+from tinydl.ops.activations import (
+    elu_backward, elu_forward, selu_backward, selu_forward, silu_backward, silu_forward,
+    softplus_backward, softplus_forward,
+)
 from tinydl.ops.batchnorm import batchnorm_backward, batchnorm_forward
 from tinydl.ops.conv2d import conv2d_backward, conv2d_forward
 from tinydl.ops.dense import dense_backward, dense_forward
@@ -66,4 +70,7 @@ __all__ = [
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
     "global_avgpool2d_forward", "global_avgpool2d_backward",
     "batchnorm_forward", "batchnorm_backward",
+    # more activations
+    "silu_forward", "silu_backward", "elu_forward", "elu_backward",
+    "selu_forward", "selu_backward", "softplus_forward", "softplus_backward",
 ]
