@@ -21,6 +21,7 @@ from tinydl.ops.activations import (
     elu_backward, elu_forward, selu_backward, selu_forward, silu_backward, silu_forward,
     softplus_backward, softplus_forward,
 )
+from tinydl.ops.upsampling import upsample2d_backward, upsample2d_forward
 from tinydl.ops.batchnorm import batchnorm_backward, batchnorm_forward
 from tinydl.ops.conv2d import conv2d_backward, conv2d_forward
 from tinydl.ops.dense import dense_backward, dense_forward
@@ -73,4 +74,6 @@ __all__ = [
     # more activations
     "silu_forward", "silu_backward", "elu_forward", "elu_backward",
     "selu_forward", "selu_backward", "softplus_forward", "softplus_backward",
+    # upsampling
+    "upsample2d_forward", "upsample2d_backward",
 ]
