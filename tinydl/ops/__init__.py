@@ -22,6 +22,7 @@ from tinydl.ops.activations import (
     softplus_backward, softplus_forward,
 )
 from tinydl.ops.upsampling import upsample2d_backward, upsample2d_forward
+from tinydl.ops.embedding import embedding_backward, embedding_forward
 from tinydl.ops.batchnorm import batchnorm_backward, batchnorm_forward
 from tinydl.ops.conv2d import conv2d_backward, conv2d_forward
 from tinydl.ops.dense import dense_backward, dense_forward
@@ -76,4 +77,6 @@ __all__ = [
     "selu_forward", "selu_backward", "softplus_forward", "softplus_backward",
     # upsampling
     "upsample2d_forward", "upsample2d_backward",
+    # embedding
+    "embedding_forward", "embedding_backward",
 ]
