@@ -9,6 +9,7 @@ from tinydl.layers.normalization import BatchNormalization
 from tinydl.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from tinydl.layers.residual import Residual
 from tinydl.layers.activations import ELU, SELU, Activation, SiLU, Softplus
+from tinydl.layers.conv_transpose import Conv2DTranspose
 from tinydl.layers.embedding import Embedding
 from tinydl.layers.global_pooling import GlobalMaxPooling2D
 from tinydl.layers.reshaping import Reshape, UpSampling2D
@@ -24,4 +25,5 @@ __all__ = [
     "Activation", "SiLU", "ELU", "SELU", "Softplus",
     "Reshape", "GlobalMaxPooling2D", "UpSampling2D",
     "Embedding",
+    "Conv2DTranspose",
 ]

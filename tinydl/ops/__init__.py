@@ -23,6 +23,7 @@ from tinydl.ops.activations import (
 )
 from tinydl.ops.upsampling import upsample2d_backward, upsample2d_forward
 from tinydl.ops.embedding import embedding_backward, embedding_forward
+from tinydl.ops.conv2d_transpose import conv2d_transpose_backward, conv2d_transpose_forward
 from tinydl.ops.batchnorm import batchnorm_backward, batchnorm_forward
 from tinydl.ops.conv2d import conv2d_backward, conv2d_forward
 from tinydl.ops.dense import dense_backward, dense_forward
@@ -79,4 +80,6 @@ __all__ = [
     "upsample2d_forward", "upsample2d_backward",
     # embedding
     "embedding_forward", "embedding_backward",
+    # transposed convolution
+    "conv2d_transpose_forward", "conv2d_transpose_backward",
 ]
