@@ -96,3 +96,10 @@ def test_bad_table_and_dout_are_refused():
     _, cache = ops.embedding_forward(np.array([0, 1]), np.ones((4, 2)))
     with pytest.raises(ValueError, match=r"\(2, 2\).*\(2, 3\)"):
         ops.embedding_backward(np.ones((2, 3)), cache)
+
+
+def test_versions_table_matches_docstring():
+    import re
+    module = td.device.backend("embedding", "cpu")
+    listed = sorted(int(v) for v in re.findall(r"^v(\d+) ", module.__doc__, re.M))
+    assert listed == sorted(module.VERSIONS) and module.DEFAULT in module.VERSIONS

@@ -10,6 +10,7 @@ from tinydl.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxP
 from tinydl.layers.residual import Residual
 from tinydl.layers.activations import ELU, SELU, Activation, SiLU, Softplus
 from tinydl.layers.conv_transpose import Conv2DTranspose
+from tinydl.layers.depthwise import DepthwiseConv2D, SeparableConv2D
 from tinydl.layers.embedding import Embedding
 from tinydl.layers.global_pooling import GlobalMaxPooling2D
 from tinydl.layers.reshaping import Reshape, UpSampling2D
@@ -26,4 +27,5 @@ __all__ = [
     "Reshape", "GlobalMaxPooling2D", "UpSampling2D",
     "Embedding",
     "Conv2DTranspose",
+    "DepthwiseConv2D", "SeparableConv2D",
 ]

@@ -24,6 +24,7 @@ from tinydl.ops.activations import (
 from tinydl.ops.upsampling import upsample2d_backward, upsample2d_forward
 from tinydl.ops.embedding import embedding_backward, embedding_forward
 from tinydl.ops.conv2d_transpose import conv2d_transpose_backward, conv2d_transpose_forward
+from tinydl.ops.depthwise_conv2d import depthwise_conv2d_backward, depthwise_conv2d_forward
 from tinydl.ops.batchnorm import batchnorm_backward, batchnorm_forward
 from tinydl.ops.conv2d import conv2d_backward, conv2d_forward
 from tinydl.ops.dense import dense_backward, dense_forward
@@ -82,4 +83,6 @@ __all__ = [
     "embedding_forward", "embedding_backward",
     # transposed convolution
     "conv2d_transpose_forward", "conv2d_transpose_backward",
+    # depthwise convolution
+    "depthwise_conv2d_forward", "depthwise_conv2d_backward",
 ]
