@@ -5,18 +5,22 @@
 Every output channel reads one input channel, so there is no sum over channels to hand to a
 GEMM: a depthwise layer does C*M*KH*KW multiply-adds per output pixel instead of a full
 convolution's C*F*KH*KW, and is memory-bound rather than compute-bound. The versions are about
-walking memory well. Numbers: docs/kernels.md ("depthwise-separable convolution").
+walking memory well. Numbers: x (16, 32, 16, 16), 3x3 "same", float32, one thread
+(NUMBA_NUM_THREADS=1, best of 20) on the shared 2-core machine at load 10; docs/kernels.md
+("depthwise-separable convolution") has the comparison with a full convolution.
 
 v1  the formula, one thread: for every output (n, o, i, j), loop over the taps (p, q) with a
     bounds test per tap (the padding is never materialized). The backward is the same nest,
-    adding into dx, dw and db at once. Naive on purpose.
+    adding into dx, dw and db at once. Naive on purpose. Forward 2.0 ms, backward 3.1 ms.
 
 v2  padded copy + row-streaming loops + prange. The input is zero-padded once, so the inner loop
     has no branch; for each output row and each tap, the innermost loop runs along the row
     (contiguous for stride 1, it vectorizes), and each weight is loaded once per row. prange over
     the (image, output channel) planes. The backward is two parallel nests that never race: dw
     (and db) with one task per output channel, summing over the batch; dx with one task per
-    (image, input channel) plane, adding the M kernels of that channel.
+    (image, input channel) plane, adding the M kernels of that channel; dw reads each output row
+    once and dots it with the KH*KW shifted input rows while they are in cache. Forward 1.06 ms
+    (1.9x v1), backward 2.5 ms (1.2x v1): the backward's dx nest still writes through memory.
 
 DEFAULT = 2.
 """
@@ -136,21 +140,24 @@ def _dw_v2(dout, xp, sh, sw, KH, KW, dw, db):
     M = CM // xp.shape[1]
     for o in prange(CM):                                   # one task per output channel
         c = o // M
+        acc = np.zeros((KH, KW))                           # float64 sums of this channel's taps
         s = 0.0
         for n in range(N):
             for i in range(OH):
+                d = dout[n, o, i]                          # one output row, reused by every tap
                 for j in range(OW):
-                    s += dout[n, o, i, j]
+                    s += d[j]
+                for p in range(KH):
+                    row = xp[n, c, i * sh + p]
+                    for q in range(KW):
+                        t = 0.0
+                        for j in range(OW):
+                            t += d[j] * row[j * sw + q]
+                        acc[p, q] += t
         db[o] = s
         for p in range(KH):
             for q in range(KW):
-                acc = 0.0
-                for n in range(N):
-                    for i in range(OH):
-                        row = xp[n, c, i * sh + p]
-                        for j in range(OW):
-                            acc += dout[n, o, i, j] * row[j * sw + q]
-                dw[o, 0, p, q] = acc
+                dw[o, 0, p, q] = acc[p, q]
 
 
 @njit(parallel=True, cache=True)
