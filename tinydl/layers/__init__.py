@@ -1,6 +1,7 @@
 """tinydl.layers: one module per family; each layer keeps call() and backward() adjacent."""
 from tinydl.layers.attention import MultiHeadAttention
 from tinydl.layers.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from tinydl.layers.augmentation import RandomCrop, RandomFlip
 from tinydl.layers.base import Layer
 from tinydl.layers.conv import Conv2D
 from tinydl.layers.core import Dense, Dropout, Flatten, Input
@@ -30,4 +31,5 @@ __all__ = [
     "Conv2DTranspose",
     "DepthwiseConv2D", "SeparableConv2D",
     "Conv1D",
+    "RandomFlip", "RandomCrop",
 ]

@@ -25,6 +25,7 @@ from tinydl.ops.upsampling import upsample2d_backward, upsample2d_forward
 from tinydl.ops.embedding import embedding_backward, embedding_forward
 from tinydl.ops.conv2d_transpose import conv2d_transpose_backward, conv2d_transpose_forward
 from tinydl.ops.depthwise_conv2d import depthwise_conv2d_backward, depthwise_conv2d_forward
+from tinydl.ops.augmentation import crop2d_backward, crop2d_forward, flip2d_backward, flip2d_forward
 from tinydl.ops.batchnorm import batchnorm_backward, batchnorm_forward
 from tinydl.ops.conv2d import conv2d_backward, conv2d_forward
 from tinydl.ops.dense import dense_backward, dense_forward
@@ -85,4 +86,6 @@ __all__ = [
     "conv2d_transpose_forward", "conv2d_transpose_backward",
     # depthwise convolution
     "depthwise_conv2d_forward", "depthwise_conv2d_backward",
+    # augmentation
+    "flip2d_forward", "flip2d_backward", "crop2d_forward", "crop2d_backward",
 ]
