@@ -47,19 +47,18 @@ def test_torch_parity(k, s, padding, output_padding):
     dout = x64(*out.shape, seed=1)
     dx = layer.backward(dout)
     pad = k // 2 if padding == "same" else 0
-    if output_padding is None:        # Keras's sizes: torch computes the full output, then we crop it
+    crop = 0                          # rows/cols of torch's output to skip at the top/left
+    if output_padding is None:        # Keras's sizes: torch computes the full output, we crop it
         full = torch.nn.ConvTranspose2d(3, 2, k, stride=s).double()
-        crop_top = (k - s) // 2 if padding == "same" and k > s else 0
-        view = lambda t: t[:, :, crop_top:crop_top + out.shape[2], crop_top:crop_top + out.shape[3]]
+        crop = (k - s) // 2 if padding == "same" and k > s else 0
         if out.shape[2] > (4 - 1) * s + k:                               # k < s: torch adds output_padding
             full = torch.nn.ConvTranspose2d(3, 2, k, stride=s, output_padding=s - k).double()
     else:
         full = torch.nn.ConvTranspose2d(3, 2, k, stride=s, padding=pad, output_padding=output_padding).double()
-        view = lambda t: t
     full.weight.data = torch.tensor(layer.kernel.value)
     full.bias.data = torch.tensor(layer.bias.value)
     tx = torch.tensor(x, requires_grad=True)
-    tout = view(full(tx))
+    tout = full(tx)[:, :, crop:crop + out.shape[2], crop:crop + out.shape[3]]
     tout.backward(torch.tensor(dout))
     np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-13)

@@ -13,7 +13,8 @@ from tinydl import ops
 CASES = kernel_cases("depthwise_conv2d")
 DEVICES = CASES + [pytest.param("reference", None, id="reference")]
 # (x shape, M, kernel, stride, padding)
-GEOMS = [((1, 1, 3, 3), 1, (3, 3), 1, 0), ((2, 3, 7, 6), 2, (3, 3), 1, 1), ((2, 2, 9, 8), 3, (3, 2), (2, 3), (0, 1, 1, 0)),
+GEOMS = [((1, 1, 3, 3), 1, (3, 3), 1, 0), ((2, 3, 7, 6), 2, (3, 3), 1, 1),
+         ((2, 2, 9, 8), 3, (3, 2), (2, 3), (0, 1, 1, 0)),
          ((1, 5, 4, 5), 1, (1, 1), 2, 0), ((3, 2, 5, 5), 1, (5, 5), 1, 2)]
 
 
