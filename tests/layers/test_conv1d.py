@@ -87,3 +87,11 @@ def test_wrong_rank_and_config():
         layers.Conv1D(2, 3)(np.ones((1, 3, 4, 5)))
     cfg = layers.Conv1D(2, 3, padding="causal", name="c").get_config()
     assert layers.Conv1D(**cfg).get_config() == cfg
+
+
+def test_glorot_uses_keras_fans():
+    # Keras's Conv1D kernel (k, C, F): fan_in = C*k, fan_out = F*k -> limit sqrt(6 / ((C + F) k))
+    layer = layers.Conv1D(64, 3)
+    layer(np.zeros((1, 32, 8), np.float32))
+    limit = np.sqrt(6 / ((32 + 64) * 3))
+    assert 0.95 * limit < np.abs(layer.kernel.value).max() <= limit

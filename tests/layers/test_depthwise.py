@@ -105,3 +105,12 @@ def test_config_round_trip():
     for layer in (layers.DepthwiseConv2D(3, depth_multiplier=2, name="d"), layers.SeparableConv2D(4, 3, name="s")):
         cfg = layer.get_config()
         assert type(layer)(**cfg).get_config() == cfg
+
+
+def test_glorot_uses_keras_fans():
+    # Keras's depthwise kernel (kh, kw, C, M): fan_in = C*kh*kw, fan_out = M*kh*kw
+    layer = layers.DepthwiseConv2D(3, depth_multiplier=4)
+    layer(np.zeros((1, 16, 5, 5), np.float32))
+    limit = np.sqrt(6 / ((16 + 4) * 9))
+    assert layer.kernel.shape == (64, 1, 3, 3)
+    assert 0.9 * limit < np.abs(layer.kernel.value).max() <= limit

@@ -1,7 +1,7 @@
 """Conv1D: a 1-D convolution over (N, C, L) sequences, run as a 2-D convolution of height 1."""
 import math
 
-from tinydl import ops
+from tinydl import initializers, ops
 from tinydl._validate import positive_int
 from tinydl.layers.activations import WithActivation, get_activation
 from tinydl.layers.base import Layer
@@ -53,8 +53,12 @@ class Conv1D(WithActivation, Layer):
             raise ValueError(f"{self.name}: expected input (C, L) per sample; "
                              f"received input_shape {tuple(input_shape)}")
         self.in_channels = input_shape[0]
-        self.kernel = self.add_weight("kernel", (self.filters, self.in_channels, self.kernel_size),
-                                      self.kernel_initializer)
+        init = initializers.get(self.kernel_initializer)
+        as_2d = (self.filters, self.in_channels, 1, self.kernel_size)    # Keras's fans: C*k in, F*k out
+
+        def kernel_init(shape, dtype, rng):
+            return init(as_2d, dtype, rng).reshape(shape)
+        self.kernel = self.add_weight("kernel", (self.filters, self.in_channels, self.kernel_size), kernel_init)
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
 

@@ -1,5 +1,5 @@
 """DepthwiseConv2D and SeparableConv2D (depthwise, then a 1x1 pointwise Conv2D)."""
-from tinydl import ops
+from tinydl import initializers, ops
 from tinydl._validate import pair, positive_int
 from tinydl.layers.activations import WithActivation, get_activation
 from tinydl.layers.base import Layer
@@ -10,6 +10,16 @@ def _padding(padding, owner):
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise ValueError(f"{owner}: padding must be 'valid' or 'same'. Received: padding={padding!r}")
     return padding.lower()
+
+
+def _depthwise_init(initializer, C, M, kernel):
+    """Draw the (C*M, 1, kh, kw) kernel with Keras's fans for its (kh, kw, C, M) kernel:
+    fan_in = C*kh*kw, fan_out = M*kh*kw (drawn as (M, C, kh, kw), then reshaped)."""
+    init = initializers.get(initializer)
+
+    def draw(shape, dtype, rng):
+        return init((M, C) + tuple(kernel), dtype, rng).reshape(shape)
+    return draw
 
 
 def _out_hw(padding, hw, kernel, strides):
@@ -49,7 +59,9 @@ class DepthwiseConv2D(WithActivation, Layer):
                              f"received input_shape {tuple(input_shape)}")
         self.in_channels = input_shape[0]
         cm = self.in_channels * self.depth_multiplier
-        self.kernel = self.add_weight("kernel", (cm, 1) + self.kernel_size, self.depthwise_initializer)
+        init = _depthwise_init(self.depthwise_initializer, self.in_channels, self.depth_multiplier,
+                               self.kernel_size)
+        self.kernel = self.add_weight("kernel", (cm, 1) + self.kernel_size, init)
         if self.use_bias:
             self.bias = self.add_weight("bias", (cm,), self.bias_initializer)
 
@@ -111,8 +123,9 @@ class SeparableConv2D(WithActivation, Layer):
                              f"received input_shape {tuple(input_shape)}")
         self.in_channels = input_shape[0]
         cm = self.in_channels * self.depth_multiplier
-        self.depthwise_kernel = self.add_weight("depthwise_kernel", (cm, 1) + self.kernel_size,
-                                                self.depthwise_initializer)
+        init = _depthwise_init(self.depthwise_initializer, self.in_channels, self.depth_multiplier,
+                               self.kernel_size)
+        self.depthwise_kernel = self.add_weight("depthwise_kernel", (cm, 1) + self.kernel_size, init)
         self.pointwise_kernel = self.add_weight("pointwise_kernel", (self.filters, cm, 1, 1),
                                                 self.pointwise_initializer)
         if self.use_bias:
