@@ -9,7 +9,7 @@ from tinydl.layers.layernorm import LayerNormalization
 from tinydl.layers.normalization import BatchNormalization
 from tinydl.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from tinydl.layers.residual import Residual
-from tinydl.layers.activations import ELU, SELU, Activation, SiLU, Softplus
+from tinydl.layers.activation import ELU, SELU, Activation, SiLU, Softplus
 from tinydl.layers.conv1d import Conv1D
 from tinydl.layers.conv_transpose import Conv2DTranspose
 from tinydl.layers.depthwise import DepthwiseConv2D, SeparableConv2D
