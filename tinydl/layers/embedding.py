@@ -33,7 +33,8 @@ class Embedding(Layer):
         self._cache = None
 
     def __call__(self, x, training=False):
-        self._ensure_built(tuple(x.shape[1:]), self._compute_dtype)
+        # the ids are integers and cannot tell the dtype: the one asked for (or set on the layer)
+        self._ensure_built(tuple(x.shape[1:]), self.dtype or self._compute_dtype)
         return self.call(x, training=training)
 
     def build(self, input_shape):
