@@ -215,3 +215,112 @@ def softmax_backward(dout, cache):
     dx_moved = np.empty_like(y_moved)
     _softmax_rows_bwd(y_rows, d_rows, dx_moved.reshape(y_rows.shape))
     return _unrows(dx_moved, axis)
+
+
+# ---- silu (swish), elu, selu, softplus --------------------------------------------------------
+# Every kernel tests `x > 0` / `x >= 0` so that NaN falls into a branch whose arithmetic keeps
+# it NaN (max(x, 0) would turn NaN into 0 in one argument order and not the other).
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@njit(cache=True)
+def _sig(v):
+    e = math.exp(-abs(v))
+    return 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+
+
+@njit(parallel=True, cache=True)
+def _silu_fwd(x, out):
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        out[i] = v * _sig(v)
+
+
+@njit(parallel=True, cache=True)
+def _silu_bwd(x, dout, dx):
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        s = _sig(v)
+        dx[i] = dout[i] * (s * (1.0 + v * (1.0 - s)))
+
+
+@njit(parallel=True, cache=True)
+def _elu_fwd(x, alpha, scale, out):
+    # scale * (x if x > 0 else alpha (exp(x) - 1)); elu is scale = 1
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        out[i] = scale * v if v > 0 else scale * alpha * math.expm1(v)
+
+
+@njit(parallel=True, cache=True)
+def _elu_bwd(x, alpha, scale, dout, dx):
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        dx[i] = dout[i] * scale if v > 0 else dout[i] * (scale * alpha * math.exp(v))
+
+
+@njit(parallel=True, cache=True)
+def _softplus_fwd(x, out):
+    # log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        out[i] = v + math.log1p(math.exp(-v)) if v > 0 else math.log1p(math.exp(v))
+
+
+@njit(parallel=True, cache=True)
+def _softplus_bwd(x, dout, dx):
+    for i in prange(x.size):
+        dx[i] = dout[i] * _sig(np.float64(x[i]))
+
+
+def silu_forward(x):
+    out = np.empty_like(x)
+    _silu_fwd(_flat(x), _flat(out))
+    return out, x
+
+
+def silu_backward(dout, cache):
+    x = cache
+    dx = np.empty_like(dout)
+    _silu_bwd(_flat(x), _flat(dout), _flat(dx))
+    return dx
+
+
+def elu_forward(x, alpha=1.0):
+    out = np.empty_like(x)
+    _elu_fwd(_flat(x), float(alpha), 1.0, _flat(out))
+    return out, (x, alpha)
+
+
+def elu_backward(dout, cache):
+    x, alpha = cache
+    dx = np.empty_like(dout)
+    _elu_bwd(_flat(x), float(alpha), 1.0, _flat(dout), _flat(dx))
+    return dx
+
+
+def selu_forward(x):
+    out = np.empty_like(x)
+    _elu_fwd(_flat(x), SELU_ALPHA, SELU_SCALE, _flat(out))
+    return out, x
+
+
+def selu_backward(dout, cache):
+    x = cache
+    dx = np.empty_like(dout)
+    _elu_bwd(_flat(x), SELU_ALPHA, SELU_SCALE, _flat(dout), _flat(dx))
+    return dx
+
+
+def softplus_forward(x):
+    out = np.empty_like(x)
+    _softplus_fwd(_flat(x), _flat(out))
+    return out, x
+
+
+def softplus_backward(dout, cache):
+    x = cache
+    dx = np.empty_like(dout)
+    _softplus_bwd(_flat(x), _flat(dout), _flat(dx))
+    return dx

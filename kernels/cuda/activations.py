@@ -296,3 +296,104 @@ def softmax_forward(x, axis=-1):
 
 def softmax_backward(dout, cache):
     return VERSIONS[active("cuda.activations", DEFAULT)]["softmax_backward"](dout, cache)
+
+
+# ---- silu (swish), elu, selu, softplus: one thread per element ---------------------------------
+# `x > 0` / `x >= 0` tests send NaN into a branch that keeps it NaN.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@cuda.jit(device=True)
+def _sig(v):
+    e = math.exp(-abs(v))
+    return 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+
+
+@cuda.jit
+def _silu_fwd(x, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        v = float64(x[i])
+        out[i] = v * _sig(v)
+
+
+@cuda.jit
+def _silu_bwd(x, dout, dx):
+    i = cuda.grid(1)
+    if i < x.size:
+        v = float64(x[i])
+        s = _sig(v)
+        dx[i] = dout[i] * (s * (1.0 + v * (1.0 - s)))
+
+
+@cuda.jit
+def _elu_fwd(x, alpha, scale, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        v = float64(x[i])
+        out[i] = scale * v if v > 0 else scale * alpha * math.expm1(v)
+
+
+@cuda.jit
+def _elu_bwd(x, alpha, scale, dout, dx):
+    i = cuda.grid(1)
+    if i < x.size:
+        v = float64(x[i])
+        dx[i] = dout[i] * scale if v > 0 else dout[i] * (scale * alpha * math.exp(v))
+
+
+@cuda.jit
+def _softplus_fwd(x, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        v = float64(x[i])
+        out[i] = v + math.log1p(math.exp(-v)) if v > 0 else math.log1p(math.exp(v))
+
+
+@cuda.jit
+def _softplus_bwd(x, dout, dx):
+    i = cuda.grid(1)
+    if i < x.size:
+        dx[i] = dout[i] * _sig(float64(x[i]))
+
+
+def silu_forward(x):
+    x = on_device(x)
+    return _pointwise(_silu_fwd, x, empty(x.shape, x.dtype)), x
+
+
+def silu_backward(dout, cache):
+    x, dout = cache, on_device(dout)
+    return _pointwise(_silu_bwd, x, dout, empty(x.shape, dout.dtype))
+
+
+def elu_forward(x, alpha=1.0):
+    x = on_device(x)
+    return _pointwise(_elu_fwd, x, float(alpha), 1.0, empty(x.shape, x.dtype)), (x, alpha)
+
+
+def elu_backward(dout, cache):
+    x, alpha = cache
+    dout = on_device(dout)
+    return _pointwise(_elu_bwd, x, float(alpha), 1.0, dout, empty(x.shape, dout.dtype))
+
+
+def selu_forward(x):
+    x = on_device(x)
+    return _pointwise(_elu_fwd, x, SELU_ALPHA, SELU_SCALE, empty(x.shape, x.dtype)), x
+
+
+def selu_backward(dout, cache):
+    x, dout = cache, on_device(dout)
+    return _pointwise(_elu_bwd, x, SELU_ALPHA, SELU_SCALE, dout, empty(x.shape, dout.dtype))
+
+
+def softplus_forward(x):
+    x = on_device(x)
+    return _pointwise(_softplus_fwd, x, empty(x.shape, x.dtype)), x
+
+
+def softplus_backward(dout, cache):
+    x, dout = cache, on_device(dout)
+    return _pointwise(_softplus_bwd, x, dout, empty(x.shape, dout.dtype))

@@ -65,7 +65,7 @@ def test_uint8_input_works():
     (dict(filters=2, kernel_size=3, strides=0), "strides=0"),
     (dict(filters=2, kernel_size=3, padding="full"), "padding='full'"),
     (dict(filters=2, kernel_size=3, padding=-1), "padding=-1"),
-    (dict(filters=2, kernel_size=3, activation="swish"), "activation='swish'"),
+    (dict(filters=2, kernel_size=3, activation="mish"), "activation='mish'"),
 ])
 def test_bad_arguments_say_what_was_received(kwargs, received):
     with pytest.raises(ValueError, match="Received|received") as err:

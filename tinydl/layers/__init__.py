@@ -1,6 +1,7 @@
 """tinydl.layers: one module per family; each layer keeps call() and backward() adjacent."""
 from tinydl.layers.attention import MultiHeadAttention
 from tinydl.layers.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from tinydl.layers.augmentation import RandomCrop, RandomFlip
 from tinydl.layers.base import Layer
 from tinydl.layers.conv import Conv2D
 from tinydl.layers.core import Dense, Dropout, Flatten
@@ -11,6 +12,13 @@ from tinydl.layers.normalization import BatchNormalization
 from tinydl.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from tinydl.layers.preprocessing import Rescaling
 from tinydl.layers.residual import Residual
+from tinydl.layers.activation import ELU, SELU, Activation, SiLU, Softplus
+from tinydl.layers.conv1d import Conv1D
+from tinydl.layers.conv_transpose import Conv2DTranspose
+from tinydl.layers.depthwise import DepthwiseConv2D, SeparableConv2D
+from tinydl.layers.embedding import Embedding
+from tinydl.layers.global_pooling import GlobalMaxPooling2D
+from tinydl.layers.reshaping import Reshape, UpSampling2D
 from tinydl.layers.serialization import deserialize, serialize
 from tinydl.layers.vision import ClassToken, PatchEmbedding, PositionalEmbedding, SequencePooling
 
@@ -21,6 +29,13 @@ __all__ = [
     "BatchNormalization", "Residual",
     "MultiHeadAttention", "LayerNormalization",
     "PatchEmbedding", "ClassToken", "PositionalEmbedding", "SequencePooling",
+    "Activation", "SiLU", "ELU", "SELU", "Softplus",
+    "Reshape", "GlobalMaxPooling2D", "UpSampling2D",
+    "Embedding",
+    "Conv2DTranspose",
+    "DepthwiseConv2D", "SeparableConv2D",
+    "Conv1D",
+    "RandomFlip", "RandomCrop",
     "Add", "Multiply", "Average", "Concatenate", "add", "multiply", "average", "concatenate",
     "serialize", "deserialize",
     "Rescaling",

@@ -20,6 +20,15 @@ from tinydl.ops.activations import (
     relu_forward, sigmoid_backward, sigmoid_forward, softmax_backward, softmax_forward,
     tanh_backward, tanh_forward,
 )
+from tinydl.ops.activations import (
+    elu_backward, elu_forward, selu_backward, selu_forward, silu_backward, silu_forward,
+    softplus_backward, softplus_forward,
+)
+from tinydl.ops.upsampling import upsample2d_backward, upsample2d_forward
+from tinydl.ops.embedding import embedding_backward, embedding_forward
+from tinydl.ops.conv2d_transpose import conv2d_transpose_backward, conv2d_transpose_forward
+from tinydl.ops.depthwise_conv2d import depthwise_conv2d_backward, depthwise_conv2d_forward
+from tinydl.ops.augmentation import crop2d_backward, crop2d_forward, flip2d_backward, flip2d_forward
 from tinydl.ops.batchnorm import batchnorm_backward, batchnorm_forward
 from tinydl.ops.conv2d import conv2d_backward, conv2d_forward
 from tinydl.ops.dense import dense_backward, dense_forward
@@ -72,4 +81,17 @@ __all__ = [
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
     "global_avgpool2d_forward", "global_avgpool2d_backward",
     "batchnorm_forward", "batchnorm_backward",
+    # more activations
+    "silu_forward", "silu_backward", "elu_forward", "elu_backward",
+    "selu_forward", "selu_backward", "softplus_forward", "softplus_backward",
+    # upsampling
+    "upsample2d_forward", "upsample2d_backward",
+    # embedding
+    "embedding_forward", "embedding_backward",
+    # transposed convolution
+    "conv2d_transpose_forward", "conv2d_transpose_backward",
+    # depthwise convolution
+    "depthwise_conv2d_forward", "depthwise_conv2d_backward",
+    # augmentation
+    "flip2d_forward", "flip2d_backward", "crop2d_forward", "crop2d_backward",
 ]

@@ -79,3 +79,44 @@ def softmax_forward(x, axis=-1):
 
 def softmax_backward(dout, cache):
     return _back("softmax", dout, cache)
+
+
+# ---- silu (swish), elu, selu, softplus: Keras 3's other activation names ----------------------
+__all__ += ["silu_forward", "silu_backward", "elu_forward", "elu_backward",
+            "selu_forward", "selu_backward", "softplus_forward", "softplus_backward"]
+
+
+def silu_forward(x):
+    """x * sigmoid(x) (Keras's "silu", also called "swish")."""
+    return _run("silu", x)
+
+
+def silu_backward(dout, cache):
+    return _back("silu", dout, cache)
+
+
+def elu_forward(x, alpha=1.0):
+    """x where x > 0, else alpha * (exp(x) - 1) (Keras's default alpha 1.0)."""
+    return _run("elu", x, _checks.finite_float(alpha, "alpha"))
+
+
+def elu_backward(dout, cache):
+    return _back("elu", dout, cache)
+
+
+def selu_forward(x):
+    """scale * elu(x, alpha) with alpha = 1.6732632..., scale = 1.0507009... (self-normalizing)."""
+    return _run("selu", x)
+
+
+def selu_backward(dout, cache):
+    return _back("selu", dout, cache)
+
+
+def softplus_forward(x):
+    """log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)) so it never overflows."""
+    return _run("softplus", x)
+
+
+def softplus_backward(dout, cache):
+    return _back("softplus", dout, cache)
