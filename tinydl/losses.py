@@ -99,6 +99,9 @@ class Loss:
             # the weighted value on the host: sum_n w[n] loss[n] / N
             per = self.per_sample(_host(y_true), _host(y_pred).astype(np.float64))
             loss = float(np.dot(self._weights, per) / n)
+        tape = _tape.active()
+        if hasattr(tape, "record_loss"):   # a GradientTape records the loss call (tinydl/tape.py)
+            tape.record_loss(self, y_pred, loss)
         return loss
 
     def _targets(self, y_true, y_pred):

@@ -45,8 +45,10 @@ class LossMean:
 class OutputPlan:
     """What compile decided for one output: its loss, weight, fusion and metrics."""
 
-    def __init__(self, name, loss, weight, fuse, metrics):
+    def __init__(self, name, loss, weight, fuse, metrics, metric_names=None):
         self.name, self.loss, self.weight, self.fuse, self.metrics = name, loss, weight, fuse, metrics
+        # each metric's name before compile prefixed it with the output's (several outputs)
+        self.metric_names = metric_names or [m.name for m in metrics]
         self.train_loss = loss.logits_version() if fuse else loss
         self.tracker = LossMean(f"{name}_loss")
 
@@ -150,17 +152,45 @@ class Trainer:
         for (name, layer, alone), loss, w, ms in zip(specs, losses, weights, per):
             fuse = _fusion(loss, layer, alone)
             from_logits = bool(fuse) or bool(loss and loss.from_logits)
-            made = []
+            made, bases = [], []
             for m in ([] if ms is None else ms if isinstance(ms, (list, tuple)) else [ms]):
-                obj = _metrics.get(m, loss, from_logits=from_logits)
-                if isinstance(m, str) and m == "acc":
-                    obj.name = "acc"            # history keys as the user asked
+                obj = _metrics.get(m, loss, from_logits=from_logits)   # a string keeps its name
+                bases.append(obj.name)
                 if len(names) > 1:
                     obj.name = f"{name}_{obj.name}"
                 made.append(obj)
-            plan.append(OutputPlan(name, loss, 1.0 if w is None else float(w), fuse, made))
+            plan.append(OutputPlan(name, loss, 1.0 if w is None else float(w), fuse, made, bases))
         self._plan = plan
         self.loss = plan[0].loss if len(plan) == 1 else {p.name: p.loss for p in plan}
+
+    # -- the compile settings as JSON values (Keras 3's names; tinydl/saving.py stores them) --
+    def get_compile_config(self):
+        """{"optimizer", "loss", "metrics"[, "loss_weights"]} as JSON values (None before
+        compile): the loss objects and the metric objects compile made from its arguments,
+        by output name for a model of several outputs. ``compile_from_config`` takes it back."""
+        if self.optimizer is None:
+            return None
+        from tinydl import saving
+
+        args = self._compile_args
+        config = {"optimizer": saving.serialize_object(self.optimizer)}
+        if not self._plan:                      # compiled without a loss (its own train_step)
+            config.update(loss=None, metrics=saving.serialize_object(args["metrics"]))
+            return config
+        per = {p.name: [saving.serialize_object(m, name=n) for m, n in zip(p.metrics, p.metric_names)]
+               for p in self._plan}
+        single = len(self._plan) == 1
+        config["loss"] = saving.serialize_object(self.loss)
+        config["metrics"] = per[self._plan[0].name] if single else {"__dict__": per}   # saving's dict form
+        if args["loss_weights"] is not None:
+            config["loss_weights"] = self._plan[0].weight if single else {p.name: p.weight for p in self._plan}
+        return config
+
+    def compile_from_config(self, config):
+        """compile with the settings get_compile_config returned."""
+        from tinydl import saving
+
+        self.compile(**saving.compile_arguments(config))
 
     @property
     def _fused(self):
