@@ -36,7 +36,7 @@ def sparse_labels(y, n=None):
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or np.any(y != np.floor(y)):
             bad = y[~np.isfinite(y) | (y != np.floor(y))][0]
-            raise ValueError(f"sparse labels must be integer class indices; received a float label {bad!r}")
+            raise ValueError(f"sparse labels must be integer class indices; received a float label {float(bad)!r}")
         return y.astype(np.int64)
     if y.dtype.kind not in "iu":
         raise TypeError(f"sparse labels must be integers (or integral floats); received dtype {y.dtype}")

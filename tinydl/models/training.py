@@ -8,8 +8,6 @@
                override train_step / test_step / predict_step (return a dict of logs).
     one step   zero_grad, forward (with the plan), loss, backward(dloss), optimizer.step
 """
-import sys
-
 import numpy as np
 
 from tinydl import callbacks as _callbacks
@@ -18,10 +16,10 @@ from tinydl import device as _device
 from tinydl import losses as _losses
 from tinydl import metrics as _metrics
 from tinydl import optimizers as _optimizers
+from tinydl import progbar as _progbar
 from tinydl.layers.activations import Sigmoid, Softmax, WithActivation
 from tinydl.models import data as _data
 from tinydl.ops import merge as _merge
-from tinydl.progbar import Progbar
 
 
 class LossMean:
@@ -86,16 +84,6 @@ def _reset(m):
 
 def _update(m, y, out):
     (getattr(m, "update_state", None) or m.update)(y, out)
-
-
-def _auto_verbose():
-    try:
-        from IPython import get_ipython
-        if get_ipython() is not None:
-            return 1
-    except ImportError:
-        pass
-    return 1 if sys.stdout.isatty() else 2
 
 
 class Trainer:
@@ -249,11 +237,9 @@ class Trainer:
                     per.append(None)
                     douts.append(None)
                     continue
-                if sample_weight is None:
-                    value = float(p.train_loss(yi, oi))
-                    g = p.train_loss.backward()
-                else:
-                    value, g = _data.weighted_loss(p.train_loss, yi, oi, sample_weight)
+                # Keras's weighted mean sum_n w[n] * loss[n] / N (the plain mean without weights)
+                value = float(p.train_loss(yi, oi, sample_weight=sample_weight))
+                g = p.train_loss.backward()
                 douts.append(g if p.weight == 1.0 else _merge.scale(g, p.weight))
                 per.append(value)
                 total += p.weight * value
@@ -321,15 +307,14 @@ class Trainer:
         return x, y
 
     def _check_targets(self, y):
-        """Sparse labels must be integers inside [0, classes), checked before any kernel runs."""
+        """Sparse labels in a form the loss takes ((N,) or (N, 1), ints or integral floats:
+        tinydl.losses.sparse_labels) and inside [0, classes), checked before any kernel runs."""
         if y is None or not self._plan:
             return
         for i, (p, yi) in enumerate(zip(self._plan, self._targets(y))):
-            if yi is None or type(p.loss) is not _losses.SparseCategoricalCrossentropy:
+            if yi is None or not isinstance(p.loss, _losses.SparseCategoricalCrossentropy):
                 continue
-            yi = np.asarray(yi)
-            if yi.dtype.kind not in "iu":
-                raise TypeError(f"sparse_categorical_crossentropy needs integer labels; received dtype {yi.dtype}")
+            yi = _losses.sparse_labels(yi)
             if self._graph:
                 classes = self._outputs[i].shape[-1]
                 if yi.size and (yi.min() < 0 or yi.max() >= classes):
@@ -376,7 +361,7 @@ class Trainer:
         (the batch loss is sum_i w_i * loss_i / N, as in Keras)."""
         self._require_compiled("fit")
         batch_size = 32 if batch_size is None else batch_size
-        verbose = _auto_verbose() if verbose == "auto" else verbose
+        verbose = _progbar.auto_verbose() if verbose == "auto" else verbose
         if class_weight is not None:
             if sample_weight is not None:
                 raise ValueError("pass sample_weight or class_weight, not both")
@@ -395,6 +380,8 @@ class Trainer:
         cbs = _callbacks.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
         stop_on_nan = any(isinstance(cb, _callbacks.TerminateOnNaN) for cb in extra)
         self.stop_training = False
+        if verbose:
+            _progbar.announce_first_compile()     # once per process, when Numba's cache is empty
         cbs.on_train_begin({})
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch, {})
@@ -481,7 +468,7 @@ class Trainer:
             batches = ((xb,) for xb, _ in self._batches(x, None, batch_size, shuffle=False))
             steps = -(-_data.batch_len(x) // batch_size)
         cbs = _callbacks.CallbackList(list(callbacks or []), self, {"verbose": verbose})
-        bar = Progbar(steps) if verbose else None
+        bar = _progbar.Progbar(steps) if verbose else None
         outs = []
         for i, batch in enumerate(batches):
             cbs.on_predict_batch_begin(i, {})
