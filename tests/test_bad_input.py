@@ -56,9 +56,12 @@ def test_labels_outside_the_classes(model, no_kernels, bad):
 
 
 def test_float_labels_for_sparse_loss(model, no_kernels):
+    # integral floats (2.0) are class indices, as in Keras (API.md); 2.5 is not one, strings are no numbers
     x, y = data()
-    with pytest.raises(TypeError, match="integer labels"):
-        model.fit(x, y.astype(np.float32), verbose=0)
+    with pytest.raises(ValueError, match=r"integer class indices; received a float label \d\.5"):
+        model.fit(x, y.astype(np.float32) + 0.5, verbose=0)
+    with pytest.raises(TypeError, match="sparse labels must be integers"):
+        model.fit(x, y.astype(str), verbose=0)
 
 
 def test_nan_input(model, no_kernels):

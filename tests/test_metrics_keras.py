@@ -71,7 +71,7 @@ def test_a_string_metric_keeps_its_name(string):
     assert set(h.history) == {"loss", string, "val_loss", f"val_{string}"}
     # the logged value is the accuracy, worked out from the predictions
     probs = model.predict(x)
-    m = model._metrics[0]
+    m = model.metrics[1]                    # after the loss tracker
     assert m.name == string and isinstance(m, metrics.SparseCategoricalAccuracy)
     assert h.history[f"val_{string}"][0] == pytest.approx(np.mean(probs.argmax(1) == y))
 

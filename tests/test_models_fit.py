@@ -98,3 +98,68 @@ def test_verbose_auto_is_one_line_per_epoch_off_a_terminal(capsys):
     assert "Epoch 1/2" in out and "Epoch 2/2" in out and "\r" not in out
     assert set(h.history) == {"loss", "acc"}
     assert model.metrics_names == ["loss", "acc"]
+
+
+@pytest.mark.parametrize("form", [lambda y: y[:, None], lambda y: y.astype(np.float32),
+                                  lambda y: y[:, None].astype(np.float64)], ids=["n1", "float", "n1_float"])
+def test_sparse_labels_in_any_keras_form_train_as_integer_labels(form):
+    x, y = digits_like(64, seed=0)
+    models = [td.Sequential([layers.Input((64,)), layers.Dense(10, activation="softmax")]) for _ in range(2)]
+    models[1].set_weights(models[0].get_weights())
+    for m in models:
+        m.compile(optimizer=optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ha = models[0].fit(x, y, epochs=2, shuffle=False, verbose=0)
+    hb = models[1].fit(x, form(y), epochs=2, shuffle=False, verbose=0)
+    assert hb.history == ha.history
+    for wa, wb in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_bad_sparse_labels_are_refused_before_any_step():
+    x, y = digits_like(64, seed=0)
+    model = td.Sequential([layers.Input((64,)), layers.Dense(10)])
+    model.compile(optimizer="sgd", loss=td.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = model.get_weights()
+    bad = y.astype(np.float64)
+    bad[3] = 2.5
+    with pytest.raises(ValueError, match="integer class indices; received a float label 2.5"):
+        model.fit(x, bad, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 10\); received a label 10"):
+        model.fit(x, np.where(np.arange(64) == 5, 10, y), epochs=1, verbose=0)
+    with pytest.raises(TypeError, match="sparse labels must be integers"):
+        model.fit(x, np.array(["a"] * 64), epochs=1, verbose=0)
+    for w0, w1 in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(w0, w1)
+
+
+def test_a_verbose_fit_announces_the_first_compile_once(monkeypatch, capsys):
+    from tinydl import progbar
+
+    monkeypatch.setattr(progbar, "_announced", False)
+    monkeypatch.setattr(progbar, "kernels_compiled", lambda: False)
+    x, y = digits_like(64, seed=0)
+    model = td.Sequential([layers.Input((64,)), layers.Dense(10)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with td.device.using("cpu"):
+        model.fit(x, y, epochs=1, verbose=0)
+        assert "compiling kernels" not in capsys.readouterr().out      # silent fit: no note
+        model.fit(x, y, epochs=1, verbose=2)
+        model.fit(x, y, epochs=1, verbose=2)
+    assert capsys.readouterr().out.count("compiling kernels") == 1
+
+
+def test_sample_weight_weighs_each_output_of_a_graph_through_the_losses(rng):
+    # two outputs, weighted samples: the loss is sum_k loss_weight_k * sum_n w[n] loss_k[n] / N
+    x = rng.standard_normal((6, 2))
+    inp = td.Input((2,), dtype=np.float64)
+    model = td.Model(inp, [layers.Dense(1, name="a")(inp), layers.Dense(1, name="b")(inp)])
+    model.compile(optimizer=optimizers.SGD(0.1), loss=["mse", "mae"], loss_weights=[1.0, 0.5])
+    ya, yb = rng.standard_normal((6, 1)), rng.standard_normal((6, 1))
+    w = np.array([1.0, 0.0, 2.0, 0.5, 1.0, 3.0])
+    pa, pb = model.predict(x)
+    logs = model.evaluate(x, [ya, yb], sample_weight=w, return_dict=True)
+    want_a = np.sum(w * ((pa - ya) ** 2)[:, 0]) / 6
+    want_b = np.sum(w * np.abs(pb - yb)[:, 0]) / 6
+    assert logs["a_loss"] == pytest.approx(want_a, rel=1e-12)
+    assert logs["b_loss"] == pytest.approx(want_b, rel=1e-12)
+    assert logs["loss"] == pytest.approx(want_a + 0.5 * want_b, rel=1e-12)

@@ -126,6 +126,21 @@ def test_tape_gradient_values_and_no_side_effects(rng):
         tape.gradient(loss * 2.0, [dense.kernel])
 
 
+def test_tape_gradient_of_a_weighted_loss(rng):
+    # loss = sum_n w[n] * mean_j (p - y)[n, j]^2 / N: dL/dW = x^T (2 (p - y) w[:, None] / (N * J))
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    w = np.array([1.0, 0.0, 2.0, 0.5])
+    dense = layers.Dense(2)
+    loss_fn = losses.MeanSquaredError()
+    with td.GradientTape() as tape:
+        p = dense(x)
+        loss = loss_fn(y, p, sample_weight=w)
+    (gw,) = tape.gradient(loss, [dense.kernel])
+    r = 2 * (td.to_numpy(p) - y) * w[:, None] / y.size
+    assert loss == pytest.approx(np.sum(w * ((td.to_numpy(p) - y) ** 2).mean(1)) / 4, rel=1e-12)
+    np.testing.assert_allclose(gw, x.T @ r, rtol=1e-6)
+
+
 def test_custom_layer_without_backward_gets_a_clear_error():
     class Square(layers.Layer):
         def call(self, x, training=False):

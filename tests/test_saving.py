@@ -140,6 +140,39 @@ def test_training_resumes_exactly_after_save_and_load(kind, make_optimizer, tmp_
     assert any(not np.array_equal(a, b) for a, b in zip(fresh.get_weights(), straight.get_weights(), strict=True))
 
 
+def test_a_model_of_two_outputs_loads_with_its_losses_weights_and_metrics(tmp_path):
+    if not (hasattr(td, "Model") and hasattr(td, "Input")):
+        pytest.skip("td.Model / td.Input are not in this branch")
+    td.set_seed(0)
+    inputs = td.Input((3,))
+    h = layers.Dense(8, activation="relu")(inputs)
+    outputs = {"cls": layers.Dense(2, activation="softmax", name="cls")(h), "reg": layers.Dense(1, name="reg")(h)}
+    model = td.Model(inputs, outputs)
+    model.compile("adam", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+                  loss_weights={"cls": 1.0, "reg": 0.25}, metrics={"cls": ["accuracy"], "reg": ["mae"]})
+    x, labels = _data()
+    y = {"cls": labels, "reg": x[:, :1] * 2.0}
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    model.save(tmp_path / "two.keras")
+    loaded = td.models.load_model(tmp_path / "two.keras")
+    assert loaded.metrics_names == model.metrics_names == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"]
+    assert {k: type(v) for k, v in loaded.loss.items()} == {"cls": losses.SparseCategoricalCrossentropy,
+                                                             "reg": losses.MeanSquaredError}
+    assert loaded.get_compile_config() == model.get_compile_config()
+    logs = model.evaluate(x, y, return_dict=True)
+    assert logs["loss"] == pytest.approx(logs["cls_loss"] + 0.25 * logs["reg_loss"])
+    assert loaded.evaluate(x, y, return_dict=True) == logs
+
+
+def test_a_model_compiled_without_a_loss_keeps_its_metric_names(tmp_path):
+    model = _sequential()
+    model.compile(optimizers.SGD(0.1), metrics=["mae"])       # its own train_step would compute the loss
+    model.save(tmp_path / "m.keras")
+    loaded = td.models.load_model(tmp_path / "m.keras")
+    assert loaded.get_compile_config() == model.get_compile_config()
+    assert loaded.get_compile_config()["metrics"] == ["mae"] and loaded.loss is None
+
+
 def test_a_cnn_with_residual_blocks_round_trips(tmp_path):
     td.set_seed(1)
     model = td.Sequential([

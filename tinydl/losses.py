@@ -36,7 +36,7 @@ def sparse_labels(y, n=None):
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or np.any(y != np.floor(y)):
             bad = y[~np.isfinite(y) | (y != np.floor(y))][0]
-            raise ValueError(f"sparse labels must be integer class indices; received a float label {bad!r}")
+            raise ValueError(f"sparse labels must be integer class indices; received a float label {float(bad)!r}")
         return y.astype(np.int64)
     if y.dtype.kind not in "iu":
         raise TypeError(f"sparse labels must be integers (or integral floats); received dtype {y.dtype}")
@@ -99,6 +99,9 @@ class Loss:
             # the weighted value on the host: sum_n w[n] loss[n] / N
             per = self.per_sample(_host(y_true), _host(y_pred).astype(np.float64))
             loss = float(np.dot(self._weights, per) / n)
+        tape = _tape.active()
+        if hasattr(tape, "record_loss"):   # a GradientTape records the loss call (tinydl/tape.py)
+            tape.record_loss(self, y_pred, loss)
         return loss
 
     def _targets(self, y_true, y_pred):

@@ -105,7 +105,7 @@ def load_model(filepath, custom_objects=None, compile=True):
         if compile_config is not None:
             optimizer = _deserialize(compile_config["optimizer"], _optimizer_classes(), "optimizer")
             _check_state(model.weights, opt_state, path)
-            compile_args = _compile_args(compile_config, optimizer)
+            compile_args = compile_arguments(compile_config, optimizer)
     # step 3: everything fits: assign
     model.set_weights(weights)
     if optimizer is not None:
@@ -180,54 +180,54 @@ def _model_from_config(config, custom_objects):
     else:
         raise ValueError(f"model class {cls.__name__!r} has no from_config: it cannot be loaded")
     build = config.get("build_config") or {}
+    dtype = np.dtype(build.get("dtype") or "float32")
     if not getattr(model, "built", True):
         if build.get("input_shape") is None:
             raise ValueError(f"the saved {cls.__name__} records no input shape to build it from")
         shape = build["input_shape"]
         shape = [tuple(s) for s in shape] if shape and isinstance(shape[0], list) else tuple(shape)
-        model.build(shape, dtype=np.dtype(build.get("dtype") or "float32"))
+        model.build(shape, dtype=dtype)
+    elif getattr(model, "dtype", None) is not None and model.dtype != dtype:
+        model.build(dtype=dtype)            # built at construction in float32; saved in another
     return model
 
 
 # -- compiling --------------------------------------------------------------------------------
 def _compile_config(model):
-    """The optimizer, loss(es) and metrics given to compile, as {"class_name", "config"}."""
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None:
-        return None
-    metrics = getattr(model, "_metrics", None) or []
-    config = {"optimizer": _serialize(optimizer), "loss": _serialize(getattr(model, "loss", None)),
-              "metrics": [_serialize(m) for m in metrics]}
-    if getattr(model, "loss_weights", None) is not None:
-        config["loss_weights"] = model.loss_weights
-    return config
+    """The model's compile settings as JSON values (model.get_compile_config), None uncompiled."""
+    get = getattr(model, "get_compile_config", None)
+    return None if get is None else get()
 
 
-def _compile_args(config, optimizer):
+def compile_arguments(config, optimizer=None):
+    """compile's keyword arguments from a compile config (``optimizer``: one already made)."""
     from tinydl import losses, metrics
+    if optimizer is None:
+        optimizer = _deserialize(config["optimizer"], _optimizer_classes(), "optimizer")
     args = {"optimizer": optimizer,
             "loss": _deserialize(config.get("loss"), _classes(losses, losses.Loss), "loss"),
-            "metrics": [_deserialize(m, _classes(metrics, metrics.Metric), "metric")
-                        for m in config.get("metrics") or []]}
+            "metrics": _deserialize(config.get("metrics") or [], _classes(metrics, metrics.Metric), "metric")}
     if config.get("loss_weights") is not None:
         args["loss_weights"] = config["loss_weights"]
     return args
 
 
-def _serialize(obj):
-    """None, a list or dict of them, or {"class_name", "config"} of an object with get_config."""
-    if obj is None:
-        return None
+def serialize_object(obj, name=None):
+    """None, a name (kept as it is), a list or dict of them, or an object with get_config as
+    {"class_name", "config"} (``name`` replaces the config's "name")."""
+    if obj is None or isinstance(obj, str):
+        return obj
     if isinstance(obj, (list, tuple)):
-        return [_serialize(o) for o in obj]
+        return [serialize_object(o) for o in obj]
     if isinstance(obj, dict):
-        return {"__dict__": {k: _serialize(v) for k, v in obj.items()}}
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+        return {"__dict__": {k: serialize_object(v) for k, v in obj.items()}}
+    config = obj.get_config()
+    return {"class_name": type(obj).__name__, "config": config if name is None else {**config, "name": name}}
 
 
 def _deserialize(d, classes, what):
-    if d is None:
-        return None
+    if d is None or isinstance(d, str):
+        return d
     if isinstance(d, list):
         return [_deserialize(o, classes, what) for o in d]
     if "__dict__" in d:
@@ -290,6 +290,11 @@ def load_weights(model, filepath):
 
 
 # -- checks -----------------------------------------------------------------------------------
+class WeightDtypeError(TypeError, ValueError):
+    """A weights file holds an array that is not numbers (strings, objects): a TypeError as
+    set_weights raises for such an array, and a ValueError as for every other bad file."""
+
+
 def _check_weights(params, arrays, path, exact_dtype):
     if len(arrays) != len(params):
         raise ValueError(f"{path} holds {len(arrays)} weight arrays; the model has {len(params)}")
@@ -297,11 +302,12 @@ def _check_weights(params, arrays, path, exact_dtype):
         if tuple(a.shape) != p.shape:
             raise ValueError(f"{path}: weight {i} ({p.name!r}) has shape {tuple(a.shape)} in the file; "
                              f"the model's is {p.shape}")
-        wrong = a.dtype != p.dtype if exact_dtype else a.dtype.kind != "f"
-        if wrong:
-            expected = np.dtype(p.dtype).name if exact_dtype else "a float dtype"
+        if not exact_dtype and a.dtype.kind not in "biuf":     # set_weights's rule and message
+            raise WeightDtypeError(f"{path}: weight {i} ({p.name!r}) needs numbers castable to "
+                            f"{np.dtype(p.dtype)}; the file holds an array of dtype {a.dtype}")
+        if exact_dtype and a.dtype != p.dtype:
             raise ValueError(f"{path}: weight {i} ({p.name!r}) has dtype {a.dtype} in the file; "
-                             f"expected {expected}")
+                             f"expected {np.dtype(p.dtype).name}")
 
 
 def _check_state(params, state, path):

@@ -35,8 +35,18 @@ class InputLayer(Layer):
         return dout
 
     def get_config(self):
-        return {"name": self.name, "shape": list(self.shape),
+        """``dtype`` is None unless one was given: then the model follows its first data."""
+        return {"name": self.name, "trainable": self.trainable, "shape": list(self.shape),
                 "dtype": None if self.user_dtype is None else self.user_dtype.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("input_shape", None)
+        trainable = config.pop("trainable", True)
+        layer = cls(**config)
+        layer.trainable = trainable
+        return layer
 
 
 _count = [0]

@@ -1,5 +1,6 @@
 """Data plumbing of the training loop: batches of arrays or of lists / dicts of arrays,
-Keras's validation split, sample weights, the outputs of predict put back together."""
+Keras's validation split, sample and class weights (the losses weigh them: tinydl/losses.py),
+the outputs of predict put back together."""
 import numpy as np
 
 from tinydl import device as _device
@@ -14,31 +15,6 @@ def unpack(data):
     y = data[1] if len(data) > 1 else None
     sw = data[2] if len(data) > 2 else None
     return x, y, sw
-
-
-def weighted_loss(loss_fn, y, out, sw):
-    """Keras's weighted mean sum_i(w_i * loss_i) / N and its gradient dLoss/dout.
-
-    The loss ops return the batch mean, so the samples are grouped by weight: each group's
-    mean loss and gradient come from one call on its rows (one call per distinct weight; a
-    class_weight has at most one per class)."""
-    sw = np.asarray(sw, dtype=np.float64).reshape(-1)
-    n = len(sw)
-    if n != out.shape[0]:
-        raise ValueError(f"sample_weight must hold one weight per sample ({out.shape[0]}); received {n}")
-    host = _device.to_numpy(out)
-    y = np.asarray(_device.to_numpy(y))
-    grad = np.zeros(host.shape, dtype=host.dtype)
-    total = 0.0
-    dev = "cuda" if _device.is_device_array(out) else "cpu"
-    for w in np.unique(sw):
-        rows = np.nonzero(sw == w)[0]
-        if w == 0.0:
-            continue
-        part = _device.to_device(np.ascontiguousarray(host[rows]), dev)
-        total += w * len(rows) / n * float(loss_fn(y[rows], part))
-        grad[rows] = _device.to_numpy(loss_fn.backward()) * (w * len(rows) / n)
-    return total, _device.to_device(grad, dev)
 
 
 def check_weights(sw, n):

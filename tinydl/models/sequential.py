@@ -129,17 +129,17 @@ class Sequential(Model):
 
     # -- config -----------------------------------------------------------------------------
     def get_config(self):
+        """Keras's form: {"name", "layers"}, the layers' configs in order, led by the
+        InputLayer when the model was given a td.Input (one built from data is rebuilt from
+        the shape and dtype a saved file records, tinydl/saving.py)."""
         from tinydl.layers import serialization
 
-        shape = self.input_shape
-        return {"name": self.name, "input_shape": None if shape is None else list(shape),
-                "layers": [serialization.serialize(layer) for layer in self._layers]}
+        head = [] if self._input_tensor is None else [self._input_tensor.node.layer]
+        return {"name": self.name, "layers": [serialization.serialize(layer) for layer in head + self._layers]}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         from tinydl.layers import serialization
-        from tinydl.layers.input_layer import Input
 
         layers = [serialization.deserialize(c, custom_objects=custom_objects) for c in config["layers"]]
-        start = [] if config.get("input_shape") is None else [Input(tuple(config["input_shape"]))]
-        return cls(start + layers, name=config.get("name"))
+        return cls(layers, name=config.get("name"))

@@ -8,8 +8,6 @@
                override train_step / test_step / predict_step (return a dict of logs).
     one step   zero_grad, forward (with the plan), loss, backward(dloss), optimizer.step
 """
-import sys
-
 import numpy as np
 
 from tinydl import callbacks as _callbacks
@@ -18,10 +16,10 @@ from tinydl import device as _device
 from tinydl import losses as _losses
 from tinydl import metrics as _metrics
 from tinydl import optimizers as _optimizers
+from tinydl import progbar as _progbar
 from tinydl.layers.activations import Sigmoid, Softmax, WithActivation
 from tinydl.models import data as _data
 from tinydl.ops import merge as _merge
-from tinydl.progbar import Progbar
 
 
 class LossMean:
@@ -45,8 +43,10 @@ class LossMean:
 class OutputPlan:
     """What compile decided for one output: its loss, weight, fusion and metrics."""
 
-    def __init__(self, name, loss, weight, fuse, metrics):
+    def __init__(self, name, loss, weight, fuse, metrics, metric_names=None):
         self.name, self.loss, self.weight, self.fuse, self.metrics = name, loss, weight, fuse, metrics
+        # each metric's name before compile prefixed it with the output's (several outputs)
+        self.metric_names = metric_names or [m.name for m in metrics]
         self.train_loss = loss.logits_version() if fuse else loss
         self.tracker = LossMean(f"{name}_loss")
 
@@ -84,16 +84,6 @@ def _reset(m):
 
 def _update(m, y, out):
     (getattr(m, "update_state", None) or m.update)(y, out)
-
-
-def _auto_verbose():
-    try:
-        from IPython import get_ipython
-        if get_ipython() is not None:
-            return 1
-    except ImportError:
-        pass
-    return 1 if sys.stdout.isatty() else 2
 
 
 class Trainer:
@@ -150,17 +140,45 @@ class Trainer:
         for (name, layer, alone), loss, w, ms in zip(specs, losses, weights, per):
             fuse = _fusion(loss, layer, alone)
             from_logits = bool(fuse) or bool(loss and loss.from_logits)
-            made = []
+            made, bases = [], []
             for m in ([] if ms is None else ms if isinstance(ms, (list, tuple)) else [ms]):
-                obj = _metrics.get(m, loss, from_logits=from_logits)
-                if isinstance(m, str) and m == "acc":
-                    obj.name = "acc"            # history keys as the user asked
+                obj = _metrics.get(m, loss, from_logits=from_logits)   # a string keeps its name
+                bases.append(obj.name)
                 if len(names) > 1:
                     obj.name = f"{name}_{obj.name}"
                 made.append(obj)
-            plan.append(OutputPlan(name, loss, 1.0 if w is None else float(w), fuse, made))
+            plan.append(OutputPlan(name, loss, 1.0 if w is None else float(w), fuse, made, bases))
         self._plan = plan
         self.loss = plan[0].loss if len(plan) == 1 else {p.name: p.loss for p in plan}
+
+    # -- the compile settings as JSON values (Keras 3's names; tinydl/saving.py stores them) --
+    def get_compile_config(self):
+        """{"optimizer", "loss", "metrics"[, "loss_weights"]} as JSON values (None before
+        compile): the loss objects and the metric objects compile made from its arguments,
+        by output name for a model of several outputs. ``compile_from_config`` takes it back."""
+        if self.optimizer is None:
+            return None
+        from tinydl import saving
+
+        args = self._compile_args
+        config = {"optimizer": saving.serialize_object(self.optimizer)}
+        if not self._plan:                      # compiled without a loss (its own train_step)
+            config.update(loss=None, metrics=saving.serialize_object(args["metrics"]))
+            return config
+        per = {p.name: [saving.serialize_object(m, name=n) for m, n in zip(p.metrics, p.metric_names)]
+               for p in self._plan}
+        single = len(self._plan) == 1
+        config["loss"] = saving.serialize_object(self.loss)
+        config["metrics"] = per[self._plan[0].name] if single else {"__dict__": per}   # saving's dict form
+        if args["loss_weights"] is not None:
+            config["loss_weights"] = self._plan[0].weight if single else {p.name: p.weight for p in self._plan}
+        return config
+
+    def compile_from_config(self, config):
+        """compile with the settings get_compile_config returned."""
+        from tinydl import saving
+
+        self.compile(**saving.compile_arguments(config))
 
     @property
     def _fused(self):
@@ -219,11 +237,9 @@ class Trainer:
                     per.append(None)
                     douts.append(None)
                     continue
-                if sample_weight is None:
-                    value = float(p.train_loss(yi, oi))
-                    g = p.train_loss.backward()
-                else:
-                    value, g = _data.weighted_loss(p.train_loss, yi, oi, sample_weight)
+                # Keras's weighted mean sum_n w[n] * loss[n] / N (the plain mean without weights)
+                value = float(p.train_loss(yi, oi, sample_weight=sample_weight))
+                g = p.train_loss.backward()
                 douts.append(g if p.weight == 1.0 else _merge.scale(g, p.weight))
                 per.append(value)
                 total += p.weight * value
@@ -291,17 +307,18 @@ class Trainer:
         return x, y
 
     def _check_targets(self, y):
-        """Sparse labels must be integers inside [0, classes), checked before any kernel runs."""
+        """Sparse labels in a form the loss takes ((N,) or (N, 1), ints or integral floats:
+        tinydl.losses.sparse_labels) and inside [0, classes), checked before any kernel runs."""
         if y is None or not self._plan:
             return
         for i, (p, yi) in enumerate(zip(self._plan, self._targets(y))):
             if yi is not None and hasattr(p.loss, "check_targets"):   # categorical: (N, C) rows
                 p.loss.check_targets(yi)
-            if yi is None or type(p.loss) is not _losses.SparseCategoricalCrossentropy:
+            sparse = isinstance(p.loss, _losses.SparseCategoricalCrossentropy) and \
+                not isinstance(p.loss, _losses.CategoricalCrossentropy)
+            if yi is None or not sparse:
                 continue
-            yi = np.asarray(yi)
-            if yi.dtype.kind not in "iu":
-                raise TypeError(f"sparse_categorical_crossentropy needs integer labels; received dtype {yi.dtype}")
+            yi = _losses.sparse_labels(yi)
             if self._graph:
                 classes = self._outputs[i].shape[-1]
                 if yi.size and (yi.min() < 0 or yi.max() >= classes):
@@ -348,7 +365,7 @@ class Trainer:
         (the batch loss is sum_i w_i * loss_i / N, as in Keras)."""
         self._require_compiled("fit")
         batch_size = 32 if batch_size is None else batch_size
-        verbose = _auto_verbose() if verbose == "auto" else verbose
+        verbose = _progbar.auto_verbose() if verbose == "auto" else verbose
         if class_weight is not None:
             if sample_weight is not None:
                 raise ValueError("pass sample_weight or class_weight, not both")
@@ -367,6 +384,8 @@ class Trainer:
         cbs = _callbacks.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
         stop_on_nan = any(isinstance(cb, _callbacks.TerminateOnNaN) for cb in extra)
         self.stop_training = False
+        if verbose:
+            _progbar.announce_first_compile()     # once per process, when Numba's cache is empty
         cbs.on_train_begin({})
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch, {})
@@ -453,7 +472,7 @@ class Trainer:
             batches = ((xb,) for xb, _ in self._batches(x, None, batch_size, shuffle=False))
             steps = -(-_data.batch_len(x) // batch_size)
         cbs = _callbacks.CallbackList(list(callbacks or []), self, {"verbose": verbose})
-        bar = Progbar(steps) if verbose else None
+        bar = _progbar.Progbar(steps) if verbose else None
         outs = []
         for i, batch in enumerate(batches):
             cbs.on_predict_batch_begin(i, {})
