@@ -26,6 +26,7 @@ import argparse
 import os
 import sys
 import time
+from functools import partial
 from importlib import metadata
 
 import numpy as np
@@ -94,7 +95,7 @@ def tinydl_child(args, best):
             n = args.slow_batch if slow else N
             xs = np.ascontiguousarray(x[:n])
             with tinydl.device.use_version("conv2d", v):
-                tf, tb = pair(lambda: ops.conv2d_forward(xs, w, b, 1, 1), ops.conv2d_backward,
+                tf, tb = pair(partial(ops.conv2d_forward, xs, w, b, 1, 1), ops.conv2d_backward,
                               1 if slow else args.repeat, 0 if slow else 1)
             times[f"conv2d|{shape}|v{v}|fwd"], times[f"conv2d|{shape}|v{v}|bwd"] = tf * N / n, tb * N / n
     for shape, x in norm:
@@ -102,8 +103,8 @@ def tinydl_child(args, best):
         gamma, beta = np.ones(F, np.float32), np.zeros(F, np.float32)
         rm, rv = np.zeros(F, np.float32), np.ones(F, np.float32)
         for fam, name, fwd, bwd in [
-            ("batchnorm", "batchnorm", lambda: ops.batchnorm_forward(x, gamma, beta, rm, rv), ops.batchnorm_backward),
-            ("pool2d", "maxpool", lambda: ops.maxpool2d_forward(x, 2), ops.maxpool2d_backward),
+            ("batchnorm", "batchnorm", partial(ops.batchnorm_forward, x, gamma, beta, rm, rv), ops.batchnorm_backward),
+            ("pool2d", "maxpool", partial(ops.maxpool2d_forward, x, 2), ops.maxpool2d_backward),
         ]:
             for v in tinydl.device.versions(fam, "cpu"):
                 with tinydl.device.use_version(fam, v):

@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
@@ -170,6 +171,7 @@ def main(argv=None):
         print("no GPU: skipped")
         return 0
     from numba import cuda
+
     from tinydl import device
     from tinydl.kernels import _versions
     torch = _torch_cuda()
@@ -190,7 +192,7 @@ def main(argv=None):
         for v in sorted(getattr(module, "VERSIONS", {None: None})):
             ctx = _versions.use(f"cuda.{family}", v) if v is not None else _null()
             with ctx:
-                ms = _best(lambda: run(module), cuda.synchronize, args.repeat) * 1e3
+                ms = _best(partial(run, module), cuda.synchronize, args.repeat) * 1e3
             gf = f"{flops / ms / 1e6:10.1f}" if flops else f"{'':>10}"
             tcol = f"{tms:10.3f}{ms / tms:8.2f}{tms / ms:8.2f}" if tms else f"{'':>26}"
             print(f"{family + ' ' + label:<46}{'v' + str(v) if v else '-':>8}{ms:10.3f}{gf}{tcol}")

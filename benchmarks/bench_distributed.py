@@ -41,7 +41,7 @@ def reduce_only(model, version, steps):
     r = reduce.reducer(dist.comm(), version)
 
     def one():
-        for p, g in zip(params, grads):
+        for p, g in zip(params, grads, strict=True):
             p.grad = g
         r.reduce(params)
     one()

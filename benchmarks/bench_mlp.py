@@ -41,7 +41,7 @@ def torch_step(sizes, x, y):
 
     torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     mods = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
         mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]
     net = torch.nn.Sequential(*mods[:-1])
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
@@ -74,7 +74,7 @@ def main(argv=None):
     best = side_by_side(__file__, ["tinydl", "torch"], passed + (["--quick"] if args.quick else []),
                         rounds=1 if args.quick else args.rounds)
     import torch
-    flops = 6 * args.batch * sum(a * b for a, b in zip(args.sizes[:-1], args.sizes[1:]))
+    flops = 6 * args.batch * sum(a * b for a, b in zip(args.sizes[:-1], args.sizes[1:], strict=True))
     print(f"MLP {'-'.join(map(str, args.sizes))} train step, batch {args.batch}, Adam, float32; "
           f"torch {torch.__version__}; {environment_line()}")
     print(f"{'':<8}{'ms/step':>10}{'GFLOP/s':>10}{'samples/s':>12}")

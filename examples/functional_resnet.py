@@ -12,10 +12,10 @@ Run:  python examples/functional_resnet.py [epochs]
 import sys
 
 import numpy as np
-from tinydl.datasets import shapes10
 
 import tinydl as td
 from tinydl import layers, losses, optimizers
+from tinydl.datasets import shapes10
 
 
 def load(n_train, n_test, size=16):

@@ -70,7 +70,7 @@ class RingClassifier(td.Model):
         # the L2 penalty l2 * sum(W**2) on each kernel adds 2 * l2 * W to its gradient
         kernels = [p for p in weights if p.name.endswith("kernel")]
         grads = [g + 2 * self.l2 * td.to_numpy(p.value) if any(p is k for k in kernels) else g
-                 for g, p in zip(grads, weights)]
+                 for g, p in zip(grads, weights, strict=True)]
         self.optimizer.apply(grads, weights)
         self._track(loss, logits, y)
         return {m.name: m.result() for m in self.metrics}

@@ -27,7 +27,7 @@ def same_on_every_rank(arrays, what):
 
 
 def close(actual, expected, what, rtol=1e-9, atol=1e-12):
-    for i, (a, e) in enumerate(zip(actual, expected)):
+    for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
         np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=f"{what}: array {i}")
 
 
@@ -189,7 +189,7 @@ def check_synchronized_batchnorm():
     same_on_every_rank(model.get_weights(), "synchronized batch norm")
     # and the check can fail: per-rank statistics are not one process's
     local, _, _, _ = _distributed_fit(_cnn(False), make_opt, x, y, version=2)
-    worst = max(np.abs(a - b).max() for a, b in zip(local.get_weights(), ref.get_weights()))
+    worst = max(np.abs(a - b).max() for a, b in zip(local.get_weights(), ref.get_weights(), strict=True))
     assert worst > 1e-4, worst
 
 

@@ -19,7 +19,7 @@ def bars(n, seed=0, size=8):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
     x = rng.normal(0, 0.3, (n, 1, size, size)).astype(np.float32)
-    for i, (c, k) in enumerate(zip(y, rng.integers(1, size - 1, n))):
+    for i, (c, k) in enumerate(zip(y, rng.integers(1, size - 1, n), strict=True)):
         if c == 0:
             x[i, 0, k, :] += 1.0
         elif c == 1:

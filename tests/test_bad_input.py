@@ -78,7 +78,7 @@ def test_nan_loss_stops_fit_with_a_clear_error_and_keeps_weights(model):
     before = model.get_weights()
     with pytest.raises(ValueError, match="the loss became (nan|inf) at epoch 1, batch 1"):
         model.fit(x, y, verbose=0)
-    for a, b in zip(before, model.get_weights()):
+    for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -38,7 +38,7 @@ def test_early_stopping_stops_and_restores_best_weights(setup):
     # best at epoch 2; epochs 3 and 4 do not improve; patience 1 -> stop after epoch 4
     assert h.epoch == [0, 1, 2, 3, 4]
     assert stop.stopped_epoch == 4 and stop.best_epoch == 2
-    for best, now in zip(script.snapshots[2], model.get_weights()):
+    for best, now in zip(script.snapshots[2], model.get_weights(), strict=True):
         np.testing.assert_array_equal(best, now)
 
 
@@ -46,7 +46,7 @@ def test_early_stopping_without_restore_keeps_last_weights(setup):
     model, x, y = setup
     script = Script([1.0, 2.0, 3.0])
     model.fit(x, y, epochs=3, verbose=0, callbacks=[script, callbacks.EarlyStopping(patience=0)])
-    for last, now in zip(script.snapshots[1], model.get_weights()):
+    for last, now in zip(script.snapshots[1], model.get_weights(), strict=True):
         np.testing.assert_array_equal(last, now)
 
 
@@ -57,7 +57,7 @@ def test_model_checkpoint_saves_only_the_best(setup, tmp_path):
     model.fit(x, y, epochs=4, verbose=0, callbacks=[script, callbacks.ModelCheckpoint(path, save_best_only=True)])
     fresh = td.Sequential([layers.Input((3,)), layers.Dense(2)])
     fresh.load_weights(path)
-    for best, saved in zip(script.snapshots[1], fresh.get_weights()):
+    for best, saved in zip(script.snapshots[1], fresh.get_weights(), strict=True):
         np.testing.assert_array_equal(best, saved)
 
 

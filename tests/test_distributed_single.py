@@ -4,11 +4,11 @@ import sys
 
 import numpy as np
 import pytest
-from tinydl.datasets import DataLoader
 
 import tinydl as td
 from tinydl import distributed as dist
 from tinydl import layers, losses, ops, optimizers
+from tinydl.datasets import DataLoader
 from tinydl.distributed import collectives, launch, reduce, sync_batchnorm
 
 
@@ -63,7 +63,7 @@ def test_distributed_optimizer_in_a_world_of_one_is_the_wrapped_optimizer():
         model.compile(optimizer=opt, loss=losses.SparseCategoricalCrossentropy(from_logits=True))
         model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False, callbacks=[dist.BroadcastWeights()])
         weights.append(model.get_weights())
-    for a, b in zip(*weights):
+    for a, b in zip(*weights, strict=True):
         assert np.array_equal(a, b)
 
 
@@ -107,7 +107,7 @@ def test_shard_union_is_the_single_process_batch(n, batch, world):
     single = DataLoader(x, y, batch_size=batch * world, shuffle=True, seed=11)
     ranks = [DataLoader(x, y, batch_size=batch, shuffle=True, seed=11, shard=(r, world)) for r in range(world)]
     assert len({len(r) for r in ranks}) == 1                             # the same number of batches
-    for epoch in range(2):
+    for _epoch in range(2):
         steps = [list(r) for r in ranks]
         global_batches = [yb for _, yb in single]
         assert len(steps[0]) == len(global_batches)
@@ -177,7 +177,7 @@ def test_sync_batchnorm_alone_is_batchnorm(shape):
     out, sync_cache = sync_batchnorm.sync_batchnorm_forward(x, gamma, beta, *stats[1], 0.9, 1e-3, training=True)
     grads = sync_batchnorm.sync_batchnorm_backward(dout, sync_cache)
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
-    for a, b in zip(grads + tuple(stats[1]), ref_grads + tuple(stats[0])):
+    for a, b in zip(grads + tuple(stats[1]), ref_grads + tuple(stats[0]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 

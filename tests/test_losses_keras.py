@@ -2,8 +2,8 @@
 them, string aliases, sample weights (value and gradient against PyTorch's per-sample losses)."""
 import numpy as np
 import pytest
-
 from helpers import on
+
 from tinydl import device, losses
 
 DEVICES = ["reference", "cpu"] + (

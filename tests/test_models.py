@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tinydl as td
-from tinydl import callbacks, layers, losses, optimizers
+from tinydl import layers, losses, optimizers
 
 
 def rings(n, seed, noise=0.08):
@@ -97,7 +97,7 @@ def test_custom_loop_forward_backward_matches_fit_step():
     dx = b.backward(loss_fn.backward())
     assert dx.shape == x.shape
     opt.step(b.trainable_weights)
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_allclose(wa, wb, rtol=1e-6)
 
 
@@ -165,14 +165,14 @@ def test_load_refuses_another_architecture_and_leaves_model_unchanged(tmp_path):
     before = model.get_weights()
     with pytest.raises(ValueError, match="holds weights of layers"):
         model.load_weights(path)
-    for w0, w1 in zip(before, model.get_weights()):
+    for w0, w1 in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(w0, w1)
     wider = td.Sequential([layers.Input((2,)), layers.Dense(16, activation="relu"),
                            layers.Dense(32, activation="relu"), layers.Dense(2)])
     wider.save_weights(path)
     with pytest.raises(ValueError, match="shape"):
         model.load_weights(path)
-    for w0, w1 in zip(before, model.get_weights()):
+    for w0, w1 in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(w0, w1)
 
 

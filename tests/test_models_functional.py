@@ -217,7 +217,7 @@ def test_fusion_plan_does_not_depend_on_the_last_forward():
     g1 = [p.grad.copy() for p in model.trainable_weights]
     model.predict(xb)
     model.train_on_batch(xb, yb)
-    for a, p in zip(g1, model.trainable_weights):
+    for a, p in zip(g1, model.trainable_weights, strict=True):
         np.testing.assert_allclose(p.grad, a, rtol=1e-12)
 
 

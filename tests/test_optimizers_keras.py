@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 import pytest
+from helpers import on
 
 import tinydl as td
-from helpers import on
 from tinydl import device, optimizers
 
 DEVICES = ["reference", "cpu"] + (

@@ -75,5 +75,5 @@ def test_one_step_of_the_reference_cnn_matches_pytorch(dev):
     ours = [td.to_numpy(p.grad) for p in model.trainable_weights]
     theirs = torch_grads(net)
     assert len(ours) == len(theirs)
-    for i, (a, b) in enumerate(zip(ours, theirs)):
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10, err_msg=f"gradient {i}: {model.trainable_weights[i].name}")

@@ -34,7 +34,7 @@ def test_rows_flops_and_versions(rng):
     assert rows[1]["kernel"].startswith("batchnorm v") and rows[3]["fwd_gflops"] is None
     assert all(r["fwd_ms"] >= 0 and r["bwd_ms"] >= 0 for r in rows)
     # weights, moving statistics, gradients and the optimizer's step count are as before
-    for a, b in zip(m.get_weights(), before):
+    for a, b in zip(m.get_weights(), before, strict=True):
         np.testing.assert_array_equal(a, b)
     assert all(p.grad is None for p in m.weights) and m.optimizer.iterations == 0
     text = format_table(rows)

@@ -20,22 +20,32 @@ if _os.path.isfile(_os.path.join(_root, "kernels", "_versions.py")) and \
 THREADING = _threads.configure()
 _threads.configure_blas()
 
-from tinydl import callbacks, initializers, layers, losses, metrics, ops, optimizers  # noqa: E402
-from tinydl import interop, onnx, utils  # noqa: E402
+from tinydl import (  # noqa: E402  (after the thread setup above)
+    callbacks,
+    initializers,
+    interop,
+    layers,
+    losses,
+    metrics,
+    models,
+    onnx,
+    ops,
+    optimizers,
+    utils,
+)
 from tinydl.device import get_device, set_device, to_numpy  # noqa: E402
 from tinydl.gradcheck import GradcheckError, gradcheck  # noqa: E402
-from tinydl import models  # noqa: E402
 from tinydl.layers.input_layer import Input  # noqa: E402
 from tinydl.models import Model, Sequential  # noqa: E402
-from tinydl.tape import GradientTape  # noqa: E402
 from tinydl.parameter import Parameter  # noqa: E402
 from tinydl.random import set_seed  # noqa: E402
+from tinydl.tape import GradientTape  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Sequential", "Model", "Input", "GradientTape", "models", "Parameter", "gradcheck", "GradcheckError",
     "set_device", "get_device", "to_numpy", "set_seed",
-    "layers", "ops", "losses", "optimizers", "callbacks", "metrics", "initializers",
+    "layers", "ops", "losses", "optimizers", "callbacks", "metrics", "initializers", "interop", "onnx", "utils",
     "__version__",
 ]

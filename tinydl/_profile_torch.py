@@ -70,7 +70,7 @@ def add_torch_columns(model, xs, rows, repeat, clock):
     except ImportError:
         return
     torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    for layer, x, row in zip(model.layers, xs, rows):
+    for layer, x, row in zip(model.layers, xs, rows, strict=True):
         x = _device.to_numpy(x)
         module = twin(layer, tuple(x.shape[1:]))
         if module is None or x.dtype != np.float32:

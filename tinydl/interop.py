@@ -127,7 +127,7 @@ def from_torch(model, module):
         raise ValueError(f"from_torch: the model has {len(ours)} layers with weights "
                          f"({', '.join(type(x).__name__ for x in ours)}); the torch module has {len(theirs)} "
                          f"({', '.join(type(m).__name__ for m in theirs)})")
-    for layer, m in zip(ours, theirs):
+    for layer, m in zip(ours, theirs, strict=True):
         dtype = layer.get_weights()[0].dtype
         arrays = _arrays_from(layer, m, dtype)
         want = [w.shape for w in layer.get_weights()]
@@ -288,8 +288,8 @@ def _copy_into(model, net):
     ours = [layer for layer in _flat_layers(model.layers) if isinstance(layer, _WEIGHTED)]
     theirs = _torch_weighted(net)
     with torch.no_grad():
-        for layer, m in zip(ours, theirs):
-            for t, a in zip(_torch_params(m), _arrays_to(layer, m)):
+        for layer, m in zip(ours, theirs, strict=True):
+            for t, a in zip(_torch_params(m), _arrays_to(layer, m), strict=True):
                 t.copy_(torch.from_numpy(np.ascontiguousarray(a)).to(t.dtype))
 
 

@@ -13,8 +13,8 @@ kernel whose gradient is p - y (or sigmoid(a) - y), finite even at logits of 1e4
 """
 import numpy as np
 
-from tinydl import device as _device
 from tinydl import _config, ops
+from tinydl import device as _device
 from tinydl import tape as _tape
 from tinydl._validate import finite_float
 from tinydl.ops import losses as _loss_ops

@@ -77,7 +77,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return {"boundaries": self.boundaries, "values": self.values}
 
     def __call__(self, step):
-        for b, v in zip(self.boundaries, self.values):
+        for b, v in zip(self.boundaries, self.values, strict=True):
             if step <= b:
                 return v
         return self.values[-1]
@@ -161,7 +161,7 @@ class Optimizer:
         grads, params = list(grads), list(params)
         if len(grads) != len(params):
             raise ValueError(f"apply needs one gradient per parameter; received {len(grads)} for {len(params)}")
-        for p, g in zip(params, grads):
+        for p, g in zip(params, grads, strict=True):
             p.grad = g
         self.step(params)
 

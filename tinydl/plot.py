@@ -104,7 +104,7 @@ def _matplotlib(history, title, f):
     fig = Figure(figsize=(5.2 * len(panels), 4.4), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (name, series) in zip(axes, panels):
+    for ax, (name, series) in zip(axes, panels, strict=True):
         n = max(len(ys) for ys in series.values())
         for kind, ys in series.items():
             ax.plot(range(1, len(ys) + 1), ys, marker="o", markersize=4, linewidth=2,
@@ -193,7 +193,7 @@ def _pillow_legend(draw, centre, y, series, font):
     items = [(COLORS[k], LABELS[k]) for k in series]
     widths = [28 + 8 + draw.textlength(text, font=font) for _, text in items]
     x = centre - (sum(widths) + 24 * (len(items) - 1)) / 2
-    for (color, text), w in zip(items, widths):
+    for (color, text), w in zip(items, widths, strict=True):
         draw.line((x, y, x + 28, y), fill=color, width=3)
         draw.ellipse((x + 10, y - 4, x + 18, y + 4), fill=color)
         _text(draw, (x + 36, y), text, font, anchor="lm")

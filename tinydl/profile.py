@@ -148,7 +148,7 @@ def profile(model, x, y=None, repeat=5, clock="wall", torch=True, print_fn=print
     saved = saved if saved is not None else model.get_weights()
     rows = []
     with _device.using(dev):
-        for layer, xi in zip(model.layers, xs):
+        for layer, xi in zip(model.layers, xs, strict=True):
             fwd, bwd, out_shape = _time_layer(layer, xi, repeat, clock_fn)
             f = flops(layer, tuple(xi.shape), out_shape)
             rows.append({"layer": layer.name, "type": type(layer).__name__, "output": out_shape,

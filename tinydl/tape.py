@@ -72,7 +72,7 @@ def swapped_in(state):
     try:
         yield
     finally:
-        for (obj, attrs), now in zip(state, current):
+        for (obj, attrs), now in zip(state, current, strict=True):
             for k, v in attrs.items():
                 if obj.__dict__.get(k, _MISSING) is v and k in now:
                     obj.__dict__[k] = now[k]
@@ -123,10 +123,10 @@ class Tape:
             douts = [grads.pop(id(o), None) for o in rec.outputs]
             if all(d is None for d in douts):
                 continue                            # this call does not reach the loss
-            douts = [zeros_like(o) if d is None else d for o, d in zip(rec.outputs, douts)]
+            douts = [zeros_like(o) if d is None else d for o, d in zip(rec.outputs, douts, strict=True)]
             with swapped_in(rec.state):
                 dins = backward_of(rec.fn, douts[0] if rec.single else douts, len(rec.inputs))
-            for x, dx in zip(rec.inputs, dins):
+            for x, dx in zip(rec.inputs, dins, strict=True):
                 if dx is not None:
                     _add_grad(grads, x, dx)
         return grads

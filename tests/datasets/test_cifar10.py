@@ -63,7 +63,7 @@ def test_cache_is_reused_without_reading_the_archive(make_archive, tmp_path, mon
     arc.path.unlink()  # and with no archive at all, nor network
     third = cifar10.load_data(data_dir=tmp_path, download=False)
     for again in (second, third):
-        for (xa, ya), (xb, yb) in zip(first, again):
+        for (xa, ya), (xb, yb) in zip(first, again, strict=True):
             np.testing.assert_array_equal(xa, xb)
             np.testing.assert_array_equal(ya, yb)
 

@@ -13,7 +13,7 @@ def images(n=103, c=3, h=8, w=8, seed=0):
 
 
 def epoch(loader):
-    xs, ys = zip(*loader)
+    xs, ys = zip(*loader, strict=True)
     return list(xs), list(ys)
 
 
@@ -24,7 +24,7 @@ def test_each_sample_once_per_epoch_and_len():
     xs, ys = epoch(loader)
     assert [len(y) for y in ys] == [10] * 10 + [3]
     np.testing.assert_array_equal(np.sort(np.concatenate(ys)), np.arange(103))
-    for xb, yb in zip(xs, ys):  # each x row belongs with its y
+    for xb, yb in zip(xs, ys, strict=True):  # each x row belongs with its y
         assert xb.dtype == np.float32 and yb.dtype == np.int64
         assert xb.shape == (len(yb), 3, 8, 8)
         np.testing.assert_array_equal(xb, x[yb].astype(np.float32))     # no scaling by dtype
@@ -156,7 +156,7 @@ def test_crops_and_flips_really_happen():
     loader = DataLoader(x, np.arange(200), batch_size=64, augment="crop_flip", normalize="unit", seed=1)
     seen, first = [], {}
     for xb, yb in loader:
-        for img, n in zip(xb, yb):
+        for img, n in zip(xb, yb, strict=True):
             raw = np.rint(img * 255).astype(np.uint8)
             matches = [k for k, v in all_crops_and_flips(x[n], CROP_PADDING).items() if np.array_equal(raw, v)]
             assert len(matches) == 1, "each output is exactly one crop (and maybe mirror) of its source"
@@ -170,7 +170,7 @@ def test_crops_and_flips_really_happen():
     assert len({(dy, dx) for dy, dx, _ in seen}) > 40  # offsets spread over the 9x9 windows
     # another epoch draws other crops of the same images
     changed = sum(not np.array_equal(np.rint(img * 255).astype(np.uint8), first[n])
-                  for xb, yb in loader for img, n in zip(xb, yb))
+                  for xb, yb in loader for img, n in zip(xb, yb, strict=True))
     assert changed >= 180
 
 
@@ -191,7 +191,7 @@ def test_augment_and_normalize_together_match_numpy():
     xb, yb = next(iter(loader))
     mean = np.array(cifar10.MEAN).reshape(3, 1, 1)
     std = np.array(cifar10.STD).reshape(3, 1, 1)
-    for img, n in zip(xb, yb):
+    for img, n in zip(xb, yb, strict=True):
         raw = img * std + mean  # undo the normalization, back to [0, 1]
         candidates = all_crops_and_flips(x[n] / 255.0, CROP_PADDING).values()
         assert min(np.abs(raw - v).max() for v in candidates) < 1e-6

@@ -18,7 +18,7 @@ def test_same_seed_same_bytes_different_seed_different():
     a = shapes10.load_data(n_train=40, n_test=10, seed=3)
     b = shapes10.load_data(n_train=40, n_test=10, seed=3)
     c = shapes10.load_data(n_train=40, n_test=10, seed=4)
-    for (xa, ya), (xb, yb) in zip(a, b):
+    for (xa, ya), (xb, yb) in zip(a, b, strict=True):
         assert xa.tobytes() == xb.tobytes() and ya.tobytes() == yb.tobytes()
     assert a[0][0].tobytes() != c[0][0].tobytes()
     assert a[1][0].tobytes() != c[1][0].tobytes()
@@ -70,8 +70,8 @@ def test_masks_draw_each_class_shape():
     masks = shapes10._masks(np.arange(n), full(12), full(1), full(0), full(16), full(16))
     assert masks.shape == (n, 32, 32) and masks.dtype == np.float32
     assert masks.min() >= 0 and masks.max() <= 1
-    area = dict(zip(shapes10.LABEL_NAMES, masks.sum(axis=(1, 2))))
-    m = dict(zip(shapes10.LABEL_NAMES, masks))
+    area = dict(zip(shapes10.LABEL_NAMES, masks.sum(axis=(1, 2)), strict=True))
+    m = dict(zip(shapes10.LABEL_NAMES, masks, strict=True))
     # a 48-gon of radius 0.95 * 12 covers about pi r^2
     assert abs(area["circle"] - np.pi * (0.95 * 12) ** 2) < 12
     # the ring: radius 12 with a hole of radius 0.55 * 12

@@ -5,6 +5,7 @@ import pytest
 import tinydl as td
 from tinydl import layers
 
+
 def rebuilt(layer):
     """The layer made again from its config (Layer.from_config where the base class has it)."""
     cfg = layer.get_config()

@@ -148,6 +148,6 @@ def test_packed_self_attention_projection_equals_three_projections(rng):
     dq, dv, dk = mha.backward_all(dout)
     np.testing.assert_allclose(packed, three, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dx_packed, dq + dv + dk, rtol=1e-10, atol=1e-12)
-    for a, p in zip(grads_packed, mha.weights):
+    for a, p in zip(grads_packed, mha.weights, strict=True):
         assert a.shape == p.shape and a.flags.c_contiguous
         np.testing.assert_allclose(a, p.grad, rtol=1e-10, atol=1e-12)

@@ -6,6 +6,7 @@ import pytest
 import tinydl as td
 from tinydl import layers
 
+
 def rebuilt(layer):
     """The layer made again from its config (Layer.from_config where the base class has it)."""
     cfg = layer.get_config()
@@ -32,7 +33,7 @@ def test_flip_when_training_uses_only_its_mode(mode, allowed):
     x = images(64)
     out = layers.RandomFlip(mode, seed=1)(x, training=True)
     seen = set()
-    for a, b in zip(x, out):
+    for a, b in zip(x, out, strict=True):
         kinds = {"none": a, "h": a[:, :, ::-1], "v": a[:, ::-1, :], "hv": a[:, ::-1, ::-1]}
         seen |= {k for k, v in kinds.items() if np.array_equal(v, b)}
     assert seen == allowed                               # 64 images: every allowed flip occurs
@@ -72,7 +73,7 @@ def test_crop_when_training_takes_windows_of_the_image():
     layer = layers.RandomCrop(3, 4, seed=0)
     out = layer(x, training=True)
     offsets = set()
-    for a, b in zip(x, out):
+    for a, b in zip(x, out, strict=True):
         hits = [(t, s) for t in range(3) for s in range(3) if np.array_equal(a[:, t:t + 3, s:s + 4], b)]
         assert len(hits) == 1
         offsets |= set(hits)

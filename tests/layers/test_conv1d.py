@@ -2,9 +2,9 @@
 conv2d version (it runs through conv2d with H = 1), bad arguments."""
 import numpy as np
 import pytest
+from helpers import kernel_cases, on
 
 import tinydl as td
-from helpers import kernel_cases, on
 from tinydl import layers
 
 DEVICES = [pytest.param("reference", None, id="reference")] + kernel_cases("conv2d")

@@ -2,9 +2,9 @@
 parity, every device, bad arguments."""
 import numpy as np
 import pytest
+from helpers import kernel_cases, on
 
 import tinydl as td
-from helpers import kernel_cases, on
 from tinydl import layers
 
 DEVICES = [pytest.param("reference", None, id="reference")] + kernel_cases("pool2d")

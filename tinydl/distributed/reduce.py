@@ -56,7 +56,7 @@ def _pack(params, dtype, flat=None):
     if flat is None or flat.dtype != dtype or flat.size != sum(sizes):
         flat = np.empty(sum(sizes), dtype)
     start = 0
-    for p, n in zip(params, sizes):
+    for p, n in zip(params, sizes, strict=True):
         flat[start:start + n] = _grad_host(p).reshape(-1)
         start += n
     return flat

@@ -100,7 +100,7 @@ class DistributedOptimizer(_optimizers.Optimizer):
         averaged = [h.grad for h in holders]
         if hasattr(self._inner, "apply"):
             return self._inner.apply(averaged, params)
-        for p, g in zip(params, averaged):
+        for p, g in zip(params, averaged, strict=True):
             p.grad = g
         return self._inner.step(params)
 
@@ -176,7 +176,7 @@ def average_logs(logs):
     from mpi4py import MPI
     world.Allreduce(MPI.IN_PLACE, values, op=MPI.SUM)
     values /= world.size
-    for k, v in zip(keys, values):
+    for k, v in zip(keys, values, strict=True):
         logs[k] = float(v)
     return logs
 

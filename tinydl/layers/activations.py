@@ -4,8 +4,8 @@
     dx = f'(x) * dy   backward: ops.<name>_backward(dy, cache)
 """
 from tinydl import ops
-from tinydl.layers.base import Layer
 from tinydl._validate import finite_float
+from tinydl.layers.base import Layer
 
 
 class _Activation(Layer):

@@ -301,7 +301,7 @@ class Layer:
         the layer's dtype) before any is assigned, so a refused call changes nothing."""
         params = self.weights
         hosts = check_weight_arrays(params, arrays, f"layer {self.name!r}")
-        for p, host in zip(params, hosts):
+        for p, host in zip(params, hosts, strict=True):
             p.value = _device.to_device(host, _device_of(p.value))
 
     def count_params(self) -> int:
@@ -325,7 +325,7 @@ def check_weight_arrays(params, arrays, owner):
     if len(arrays) != len(params):
         raise ValueError(f"{owner} expects {len(params)} weight arrays; received {len(arrays)}")
     hosts = []
-    for p, a in zip(params, arrays):
+    for p, a in zip(params, arrays, strict=True):
         a = _device.to_numpy(a) if _device.is_device_array(a) else np.asarray(a)
         if tuple(a.shape) != p.shape:
             raise ValueError(f"weight {p.name!r} expects shape {p.shape}; received {tuple(a.shape)}")

@@ -1,8 +1,6 @@
 """Conv2D: a 2-D convolution over NCHW images."""
 import math
 
-import numpy as np
-
 from tinydl import initializers, ops
 from tinydl._validate import conv_output_size, pair, positive_int
 from tinydl.layers import _shapes
@@ -47,7 +45,7 @@ def explicit_padding(padding, size, kernel, stride):
         return (0, 0, 0, 0)
     if padding == "same":
         pads = []
-        for n, k, s in zip(size, kernel, stride):
+        for n, k, s in zip(size, kernel, stride, strict=True):
             total = max((math.ceil(n / s) - 1) * s + k - n, 0)
             pads += [total // 2, total - total // 2]
         return tuple(pads)

@@ -1,7 +1,7 @@
 """Input, Dense, Flatten, Dropout."""
 from tinydl import initializers, ops
 from tinydl import random as _random
-from tinydl._validate import finite_float, is_int, positive_int
+from tinydl._validate import finite_float, positive_int
 from tinydl.layers import _shapes
 from tinydl.layers.activations import WithActivation, get_activation, serialize_activation
 from tinydl.layers.base import Layer

@@ -1,7 +1,7 @@
 """BatchNormalization (LayerNormalization lives in layernorm.py)."""
 from tinydl import ops
-from tinydl.layers.base import Layer
 from tinydl._validate import finite_float
+from tinydl.layers.base import Layer
 
 
 class BatchNormalization(Layer):

@@ -60,7 +60,7 @@ def consumers(graph_nodes):
 def run(graph_nodes, inputs, arrays, outputs, training, plan=None):
     """The output arrays for ``arrays`` fed to ``inputs`` (KerasTensors, in order)."""
     plan = plan or {}
-    values = {id(t): a for t, a in zip(inputs, arrays)}
+    values = {id(t): a for t, a in zip(inputs, arrays, strict=True)}
     for node in graph_nodes:
         args = map_structure(lambda t: values[id(t)], node.args)
         fuse = plan.get(id(node))
@@ -70,7 +70,7 @@ def run(graph_nodes, inputs, arrays, outputs, training, plan=None):
             kwargs = dict(node.kwargs, apply_activation=False) if fuse == "activation" else node.kwargs
             out = node.layer(*args, training=training, **kwargs)
             outs = list(out) if len(node.outputs) > 1 else [out]
-        for t, a in zip(node.outputs, outs):
+        for t, a in zip(node.outputs, outs, strict=True):
             if tuple(a.shape[1:]) != t.shape[1:]:
                 raise ValueError(
                     f"layer {node.layer.name!r} returned shape {(None, *a.shape[1:])} where its "
@@ -157,11 +157,11 @@ def from_config(config, custom_objects=None):
     inputs = [tensor(r) for r in config["input_layers"]]
     outputs = [tensor(r) for r in config["output_layers"]]
     if config.get("input_keys"):
-        inputs = dict(zip(config["input_keys"], inputs))
+        inputs = dict(zip(config["input_keys"], inputs, strict=True))
     elif config.get("single_input"):
         inputs = inputs[0]
     if config.get("output_keys"):
-        outputs = dict(zip(config["output_keys"], outputs))
+        outputs = dict(zip(config["output_keys"], outputs, strict=True))
     elif config.get("single_output"):
         outputs = outputs[0]
     return inputs, outputs

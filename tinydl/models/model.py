@@ -179,7 +179,7 @@ class Model(Trainer, Layer):
                     np.asarray(first).dtype == np.float64 and self.dtype != np.float64 and \
                     all(t.node.layer.user_dtype is None for t in self._inputs):
                 self._retype(np.dtype(np.float64))   # the first data decides, as the API says
-            return [self._prepare_one(a, t) for a, t in zip(arrays, self._inputs)]
+            return [self._prepare_one(a, t) for a, t in zip(arrays, self._inputs, strict=True)]
         arrays = _tape.flatten(inputs)
         if self.dtype is None and arrays:
             self.dtype = float_dtype(np.asarray(arrays[0]) if not _device.is_device_array(arrays[0]) else arrays[0])
@@ -214,7 +214,7 @@ class Model(Trainer, Layer):
 
     def _pack(self, arrays, keys, single):
         if keys is not None:
-            return dict(zip(keys, arrays))
+            return dict(zip(keys, arrays, strict=True))
         return arrays[0] if single else list(arrays)
 
     def _execute(self, inputs, training, fused=False):
@@ -240,7 +240,7 @@ class Model(Trainer, Layer):
             raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs, training=False), "
                                       "or be built as Model(inputs, outputs)")
         if isinstance(inputs, dict):
-            structured = dict(zip(inputs, xs))
+            structured = dict(zip(inputs, xs, strict=True))
         else:
             structured = list(xs) if isinstance(inputs, (list, tuple)) else xs[0]
         return Layer._run(self, structured, training, {})
@@ -265,13 +265,13 @@ class Model(Trainer, Layer):
         if len(douts) != len(outs):
             raise ValueError(f"{self.name} has {len(outs)} outputs; backward received {len(douts)} gradients")
         seeds = {}
-        for o, d in zip(outs, douts):
+        for o, d in zip(outs, douts, strict=True):
             if d is not None:
                 seeds[id(o)] = seeds[id(o)] + d if id(o) in seeds else d
         with _device.using(self._dev()):
             grads = tape.replay(seeds)
         dxs = [grads.get(id(x)) for x in xs]
-        dxs = [_tape.zeros_like(x) if d is None else d for x, d in zip(xs, dxs)]
+        dxs = [_tape.zeros_like(x) if d is None else d for x, d in zip(xs, dxs, strict=True)]
         return dxs[0] if len(dxs) == 1 else dxs
 
     def zero_grad(self):
@@ -325,7 +325,7 @@ class Model(Trainer, Layer):
         self._require_built("set_weights")
         params = self.weights
         hosts = check_weight_arrays(params, arrays, self.name)
-        for p, host in zip(params, hosts):
+        for p, host in zip(params, hosts, strict=True):
             p.value = _device.to_device(host, "cuda" if _device.is_device_array(p.value) else "cpu")
 
     def save_weights(self, filepath):

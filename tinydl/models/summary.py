@@ -54,7 +54,7 @@ def text(model):
     widths = [max([w] + [len(r[i]) + 2 for r in rows]) for i, w in enumerate(widths)]
 
     def line(cells):
-        return "".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+        return "".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     width = sum(widths)
     out = [f'Model: "{model.name}"', "_" * width, line(header), "=" * width]

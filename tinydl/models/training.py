@@ -111,7 +111,7 @@ class Trainer:
             from tinydl.models import functional as _graph
             used = _graph.consumers(self._nodes)
             names = self._output_keys or [t.node.layer.name for t in self._outputs]
-            return [(n, t.node.layer, used.get(id(t), 0) == 0) for n, t in zip(names, self._outputs)]
+            return [(n, t.node.layer, used.get(id(t), 0) == 0) for n, t in zip(names, self._outputs, strict=True)]
         layers = getattr(self, "_layers", None)
         if layers:                          # a Sequential not built yet: its last layer
             return [(layers[-1].name, layers[-1], True)]
@@ -137,7 +137,7 @@ class Trainer:
         else:
             per = [metrics] * len(names)
         plan = []
-        for (name, layer, alone), loss, w, ms in zip(specs, losses, weights, per):
+        for (name, layer, alone), loss, w, ms in zip(specs, losses, weights, per, strict=True):
             fuse = _fusion(loss, layer, alone)
             from_logits = bool(fuse) or bool(loss and loss.from_logits)
             made, bases = [], []
@@ -165,7 +165,7 @@ class Trainer:
         if not self._plan:                      # compiled without a loss (its own train_step)
             config.update(loss=None, metrics=saving.serialize_object(args["metrics"]))
             return config
-        per = {p.name: [saving.serialize_object(m, name=n) for m, n in zip(p.metrics, p.metric_names)]
+        per = {p.name: [saving.serialize_object(m, name=n) for m, n in zip(p.metrics, p.metric_names, strict=True)]
                for p in self._plan}
         single = len(self._plan) == 1
         config["loss"] = saving.serialize_object(self.loss)
@@ -189,7 +189,7 @@ class Trainer:
         """id(node) -> fusion, for the graph runner (empty without a graph)."""
         if not self._plan or not self._graph:
             return {}
-        return {id(t.node): p.fuse for t, p in zip(self._outputs, self._plan) if p.fuse}
+        return {id(t.node): p.fuse for t, p in zip(self._outputs, self._plan, strict=True) if p.fuse}
 
     @property
     def metrics(self):
@@ -232,7 +232,7 @@ class Trainer:
         outs = list(outs.values()) if isinstance(outs, dict) else list(outs) if len(self._plan) > 1 else [outs]
         total, per, douts = 0.0, [], []
         with _device.using(self._dev()):
-            for p, yi, oi in zip(self._plan, self._targets(y), outs):
+            for p, yi, oi in zip(self._plan, self._targets(y), outs, strict=True):
                 if p.loss is None or yi is None:
                     per.append(None)
                     douts.append(None)
@@ -247,7 +247,7 @@ class Trainer:
 
     def _update_logs(self, y, outs, total, per, n):
         self._loss_tracker.update_state(total, n)
-        for p, yi, oi, v in zip(self._plan, self._targets(y), outs, per):
+        for p, yi, oi, v in zip(self._plan, self._targets(y), outs, per, strict=True):
             if v is not None:
                 p.tracker.update_state(v, n)
                 for m in p.metrics:
@@ -311,7 +311,7 @@ class Trainer:
         tinydl.losses.sparse_labels) and inside [0, classes), checked before any kernel runs."""
         if y is None or not self._plan:
             return
-        for i, (p, yi) in enumerate(zip(self._plan, self._targets(y))):
+        for i, (p, yi) in enumerate(zip(self._plan, self._targets(y), strict=True)):
             if yi is not None and hasattr(p.loss, "check_targets"):   # categorical: (N, C) rows
                 p.loss.check_targets(yi)
             sparse = isinstance(p.loss, _losses.SparseCategoricalCrossentropy) and \
