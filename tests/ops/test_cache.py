@@ -3,9 +3,9 @@ and None) with a TypeError naming the forward it needs, before any kernel runs; 
 device and kernel version that made the cache, whatever is active by then."""
 import numpy as np
 import pytest
+from helpers import assert_close
 
 import tinydl.device
-from helpers import assert_close
 from tinydl import device, ops
 from tinydl.ops import merge
 from tinydl.ops._cache import OpCache
