@@ -450,6 +450,11 @@ def foreign_caches(rng):
 
 
 # -- the run ------------------------------------------------------------------------------------
+def _shapes(args):
+    # the arguments' shapes for a failure's message (a merge op's argument is a list of arrays)
+    return [_shapes(a) if isinstance(a, (list, tuple)) else np.shape(a) for a in args]
+
+
 def run_family(family, make, n, rng, failures):
     versions = device.versions(family, "cpu") or [None]
     cases = 0
@@ -465,7 +470,7 @@ def run_family(family, make, n, rng, failures):
                 want = pair_run(fwd, bwd, args, kwargs, dfix, ("reference", family, None))
                 for v in versions:
                     got = pair_run(fwd, bwd, args, kwargs, dfix, ("cpu", family, v))
-                    compare(got, want, f"{name} cpu v{v} {[np.shape(a) for a in args]} {kwargs}")
+                    compare(got, want, f"{name} cpu v{v} {_shapes(args)} {kwargs}")
                     cases += 1
             except Exception:   # noqa: BLE001  (every failure is reported, then the run goes on)
                 failures.append(f"{family}/{name}: {traceback.format_exc(limit=3)}")
