@@ -1,5 +1,5 @@
 """Conv2DTranspose: the transposed convolution, which is Conv2D's input gradient as a layer."""
-from tinydl import ops
+from tinydl import initializers, ops
 from tinydl._validate import pair, positive_int
 from tinydl.layers.activations import WithActivation, get_activation
 from tinydl.layers.base import Layer
@@ -94,4 +94,6 @@ class Conv2DTranspose(WithActivation, Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding,
                 "output_padding": self.output_padding, "use_bias": self.use_bias,
-                "activation": None if act is None else type(act).__name__.lower()}
+                "activation": None if act is None else type(act).__name__.lower(),
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
