@@ -46,7 +46,8 @@ import numpy as np
 from numba import njit, prange
 
 from tinydl.kernels._versions import active
-from tinydl.kernels.cpu import _attention_fastexp, _attention_rows as rows
+from tinydl.kernels.cpu import _attention_fastexp
+from tinydl.kernels.cpu import _attention_rows as rows
 
 CHUNK = 2**21  # v3: the score budget, elements (8 MiB in float32)
 BLOCK = 64    # v2: keys per online-softmax block

@@ -38,7 +38,8 @@ class Conv2DTranspose(WithActivation, Layer):
             raise ValueError(f"{owner}: padding must be 'valid' or 'same'. Received: padding={padding!r}")
         self.padding = padding.lower()
         self.output_padding = None if output_padding is None else pair(output_padding, "output_padding", 0, owner)
-        if self.output_padding is not None and any(o >= s for o, s in zip(self.output_padding, self.strides)):
+        if self.output_padding is not None and any(
+                o >= s for o, s in zip(self.output_padding, self.strides, strict=True)):
             raise ValueError(f"{owner}: output_padding must be smaller than strides {self.strides} on "
                              f"each axis. Received: output_padding={output_padding!r}")
         self.activation = get_activation(activation, owner=owner)
@@ -65,7 +66,7 @@ class Conv2DTranspose(WithActivation, Layer):
         if self.output_padding is not None:
             pads = (kh // 2, kw // 2) if self.padding == "same" else (0, 0)
             size = tuple(transpose_output_size(n, k, s, p, p, o) for n, k, s, p, o
-                         in zip(hw, self.kernel_size, self.strides, pads, self.output_padding))
+                         in zip(hw, self.kernel_size, self.strides, pads, self.output_padding, strict=True))
             return (pads[0], pads[0], pads[1], pads[1]), size
         if self.padding == "same":
             size = (hw[0] * sh, hw[1] * sw)
