@@ -39,11 +39,30 @@ EXAMPLES = {
     "PositionalEmbedding": (dict(max_length=6), (4, 3)),
     "SequencePooling": (dict(mode="mean"), (4, 3)),
     "InputLayer": (dict(shape=(4,), dtype="float32"), (4,)),
-    "Add": ({}, [(4,), (4,)]),
-    "Multiply": ({}, [(4,), (4,), (4,)]),
-    "Average": ({}, [(3, 2), (3, 2)]),
-    "Concatenate": (dict(axis=1), [(2, 3), (4, 3)]),
+    # the Keras layers (keras-layers), Rescaling and the merge layers
+    "Activation": (dict(activation="tanh"), (4,)),
+    "SiLU": ({}, (4,)),
+    "ELU": (dict(alpha=0.5), (4,)),
+    "SELU": ({}, (4,)),
+    "Softplus": ({}, (4,)),
+    "Reshape": (dict(target_shape=(2, 6)), (3, 4)),
+    "GlobalMaxPooling2D": (dict(keepdims=True), (3, 4, 4)),
+    "UpSampling2D": (dict(size=(2, 3)), (2, 3, 3)),
+    "Embedding": (dict(input_dim=7, output_dim=3), (5,)),
+    "Conv2DTranspose": (dict(filters=2, kernel_size=3, strides=2, padding="same"), (3, 4, 4)),
+    "DepthwiseConv2D": (dict(kernel_size=3, depth_multiplier=2, padding="same"), (3, 5, 5)),
+    "SeparableConv2D": (dict(filters=4, kernel_size=3, depth_multiplier=2), (3, 5, 5)),
+    "Conv1D": (dict(filters=2, kernel_size=3, strides=2, padding="same"), (3, 7)),
+    "RandomFlip": (dict(mode="horizontal", seed=3), (2, 4, 4)),
+    "RandomCrop": (dict(height=3, width=2, seed=3), (2, 4, 4)),
+    "Rescaling": (dict(scale=0.5, offset=-1.0), (3, 4)),
+    "Add": ({}, [(3, 4), (3, 4)]),
+    "Multiply": ({}, [(3, 4), (3, 4)]),
+    "Average": ({}, [(3, 4), (3, 4), (3, 4)]),
+    "Concatenate": (dict(axis=1), [(3, 4), (2, 4)]),
 }
+# layers whose input is not float data: a function of the generator making the batch
+INPUTS = {"Embedding": lambda rng: rng.integers(0, 7, (2, 5))}
 
 
 def exported_layer_classes():
@@ -77,7 +96,7 @@ def test_from_config_of_get_config_rebuilds_the_layer(cls):
     kwargs, shape = EXAMPLES[cls.__name__]
     rng = np.random.default_rng(0)
     layer = cls(**kwargs)
-    x = _inputs(shape, rng)
+    x = INPUTS[cls.__name__](rng) if cls.__name__ in INPUTS else _inputs(shape, rng)
     y = _call(layer, x)
     config = layer.get_config()
     text = json.dumps(config)                       # JSON values only: no arrays, no objects

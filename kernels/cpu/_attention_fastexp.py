@@ -13,8 +13,10 @@ whole attention in 3.6. v4's row kernel computes the exponentials of the max-sub
 
 in float64, a loop of multiply-adds that LLVM vectorizes; the row sum runs in four lanes after
 it. Everything else (scale, causal triangle, mask, fully masked rows, dropout hash, the stored
-logsumexp) is v1's row kernel, and the backward is v1's (it keeps p, no exponentials). Scores
-beyond v3's budget take v3's chunked path.
+logsumexp) is v1's row kernel, and the backward is v1's (it keeps p, no exponentials). A row
+whose maximum is not finite (a NaN or +inf score, or every key masked) takes v1's libm path,
+so NaN and inf propagate as on the reference. Scores beyond v3's budget take v3's chunked path
+(and v3's backward).
 """
 import math
 
@@ -49,7 +51,7 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
         mb = mask_index[b] if has_mask else 0
         mi = i if Lm > 1 else 0
         row = p_out[r]
-        # step 1: scaled, masked scores and the row maximum
+        # step 1: scaled, masked scores and the row maximum (NaN if a score is NaN)
         m = -np.inf
         for j in range(S):
             x = s[r, j] * scale
@@ -58,31 +60,33 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
             if has_mask:
                 x = x + mask[mb, mi, j if Sm > 1 else 0]
             row[j] = x
-            if x > m:
-                m = x
-        if m == -np.inf:                 # a fully masked row: all zeros
+            if x > m or x != x:
+                m = x if m == m else m
+        if m > -np.inf and m < np.inf:
+            # step 2: the exponentials (vectorized), then their sum in four lanes
             for j in range(S):
-                row[j] = 0.0
-            lse[r] = np.inf
-            if want_pd:
-                for j in range(S):
-                    pd_out[r, j] = 0.0
-            continue
-        # step 2: the exponentials (vectorized), then their sum in four lanes
-        for j in range(S):
-            row[j] = exp_nonpositive(np.float64(row[j]) - m)
-        t0 = t1 = t2 = t3 = 0.0
-        for j in range(0, full, 4):
-            t0 += row[j]
-            t1 += row[j + 1]
-            t2 += row[j + 2]
-            t3 += row[j + 3]
-        for j in range(full, S):
-            t0 += row[j]
-        total = (t0 + t1) + (t2 + t3)
-        lse[r] = m + math.log(total)
+                row[j] = exp_nonpositive(np.float64(row[j]) - m)
+            t0 = t1 = t2 = t3 = 0.0
+            for j in range(0, full, 4):
+                t0 += row[j]
+                t1 += row[j + 1]
+                t2 += row[j + 2]
+                t3 += row[j + 3]
+            for j in range(full, S):
+                t0 += row[j]
+            total = (t0 + t1) + (t2 + t3)
+            lse[r] = m + math.log(total)
+        else:
+            # a NaN or +inf score, or a fully masked row (-inf): v1's rule, the reference's
+            # (the maximum replaced by 0, libm exponentials), so NaN and inf propagate as there
+            total = 0.0
+            for j in range(S):
+                e = math.exp(row[j])
+                row[j] = e
+                total += e
+            lse[r] = math.log(total) if total > 0.0 else (0.0 if total != total else np.inf)
         # step 3: normalize, and the dropped-out copy
-        inv = 1.0 / total
+        inv = 1.0 / total if total > 0.0 else 1.0
         for j in range(S):
             row[j] = row[j] * inv
         if want_pd:

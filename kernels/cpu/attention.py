@@ -46,7 +46,8 @@ import numpy as np
 from numba import njit, prange
 
 from tinydl.kernels._versions import active
-from tinydl.kernels.cpu import _attention_fastexp, _attention_rows as rows
+from tinydl.kernels.cpu import _attention_fastexp
+from tinydl.kernels.cpu import _attention_rows as rows
 
 CHUNK = 2**21  # v3: the score budget, elements (8 MiB in float32)
 BLOCK = 64    # v2: keys per online-softmax block
@@ -374,14 +375,21 @@ def attention_forward_v4(q, k, v, mask, mask_index, dropout_p, is_causal, scale,
         return attention_forward_v3(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed)
     out, kept = _attention_fastexp.forward_v4(q, k, v, _mask_args(mask, mask_index, q), dropout_p,
                                               is_causal, scale, seed)
-    return out, (4, kept)      # v1's cache layout: VERSIONS[4]'s backward is v1's
+    return out, (4, kept)      # v1's cache layout
+
+
+def attention_backward_v4(dout, cache):
+    # v4's own cache has v1's layout; a forward beyond the budget made v3's chunked cache
+    if cache[0] == 3:
+        return attention_backward_v3(dout, cache)
+    return attention_backward_v1(dout, cache)
 
 
 VERSIONS = {
     1: {"attention_forward": attention_forward_v1, "attention_backward": attention_backward_v1},
     2: {"attention_forward": attention_forward_v2, "attention_backward": attention_backward_v2},
     3: {"attention_forward": attention_forward_v3, "attention_backward": attention_backward_v3},
-    4: {"attention_forward": attention_forward_v4, "attention_backward": attention_backward_v1},
+    4: {"attention_forward": attention_forward_v4, "attention_backward": attention_backward_v4},
 }
 DEFAULT = 4   # the fastest correct version
 

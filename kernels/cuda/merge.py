@@ -10,6 +10,7 @@
 The op pairs (add_forward ... concatenate_backward) are built from these, as the reference's.
 """
 from numba import cuda
+
 from tinydl.kernels.cuda._launch import TPB, blocks, empty, flat, on_device
 
 

@@ -89,10 +89,10 @@ def test_np_integers_are_ints_everywhere():
 @pytest.mark.parametrize("make, message", [
     (lambda: layers.Dense(0), "Dense: units must be a positive int. Received: units=0"),
     (lambda: layers.Conv2D(0, 3), "Conv2D: filters must be a positive int. Received: filters=0"),
-    (lambda: layers.Conv2D(2, (3, 0)), "Conv2D: kernel_size must be an int >= 1 or a pair of them. "
-                                       "Received: kernel_size=(3, 0)"),
-    (lambda: layers.MaxPooling2D(2, strides=0), "MaxPooling2D: strides must be an int >= 1 or a pair "
-                                                "of them. Received: strides=0"),
+    (lambda: layers.Conv2D(2, (3, 0)), "Conv2D: kernel_size must be an int >= 1 (and <= 2**31 - 1) "
+                                       "or a pair of them. Received: kernel_size=(3, 0)"),
+    (lambda: layers.MaxPooling2D(2, strides=0), "MaxPooling2D: strides must be an int >= 1 (and <= "
+                                                "2**31 - 1) or a pair of them. Received: strides=0"),
     (lambda: layers.MultiHeadAttention(2, 4, value_dim=0), "MultiHeadAttention: value_dim must be a "
                                                            "positive int. Received: value_dim=0"),
     (lambda: layers.MultiHeadAttention(2, 4, dropout=1.0), "MultiHeadAttention: dropout must be in "

@@ -102,4 +102,6 @@ class Conv1D(WithActivation, Layer):
         act = self.activation
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "use_bias": self.use_bias,
-                "activation": None if act is None else type(act).__name__.lower()}
+                "activation": None if act is None else type(act).__name__.lower(),
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}

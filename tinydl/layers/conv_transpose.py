@@ -1,5 +1,5 @@
 """Conv2DTranspose: the transposed convolution, which is Conv2D's input gradient as a layer."""
-from tinydl import ops
+from tinydl import initializers, ops
 from tinydl._validate import pair, positive_int
 from tinydl.layers.activations import WithActivation, get_activation
 from tinydl.layers.base import Layer
@@ -38,7 +38,8 @@ class Conv2DTranspose(WithActivation, Layer):
             raise ValueError(f"{owner}: padding must be 'valid' or 'same'. Received: padding={padding!r}")
         self.padding = padding.lower()
         self.output_padding = None if output_padding is None else pair(output_padding, "output_padding", 0, owner)
-        if self.output_padding is not None and any(o >= s for o, s in zip(self.output_padding, self.strides, strict=True)):
+        if self.output_padding is not None and any(
+                o >= s for o, s in zip(self.output_padding, self.strides, strict=True)):
             raise ValueError(f"{owner}: output_padding must be smaller than strides {self.strides} on "
                              f"each axis. Received: output_padding={output_padding!r}")
         self.activation = get_activation(activation, owner=owner)
@@ -94,4 +95,6 @@ class Conv2DTranspose(WithActivation, Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding,
                 "output_padding": self.output_padding, "use_bias": self.use_bias,
-                "activation": None if act is None else type(act).__name__.lower()}
+                "activation": None if act is None else type(act).__name__.lower(),
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}

@@ -87,7 +87,9 @@ class DepthwiseConv2D(WithActivation, Layer):
         act = self.activation
         return {**super().get_config(), "kernel_size": self.kernel_size, "strides": self.strides,
                 "padding": self.padding, "depth_multiplier": self.depth_multiplier,
-                "use_bias": self.use_bias, "activation": None if act is None else type(act).__name__.lower()}
+                "use_bias": self.use_bias, "activation": None if act is None else type(act).__name__.lower(),
+                "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
 
 
 class SeparableConv2D(WithActivation, Layer):
@@ -160,4 +162,7 @@ class SeparableConv2D(WithActivation, Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding,
                 "depth_multiplier": self.depth_multiplier, "use_bias": self.use_bias,
-                "activation": None if act is None else type(act).__name__.lower()}
+                "activation": None if act is None else type(act).__name__.lower(),
+                "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
+                "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}

@@ -10,45 +10,81 @@ version that made it. The active device and versions are per thread (tinydl.devi
 The merge ops (add_forward, multiply_forward, ...) live in tinydl.ops.merge: their names would
 clash with the elementwise ``add`` here.
 """
+from tinydl.ops.activations import (
+    elu_backward,
+    elu_forward,
+    gelu_backward,
+    gelu_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    relu_backward,
+    relu_forward,
+    selu_backward,
+    selu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    silu_backward,
+    silu_forward,
+    softmax_backward,
+    softmax_forward,
+    softplus_backward,
+    softplus_forward,
+    tanh_backward,
+    tanh_forward,
+)
 from tinydl.ops.attention import attention_backward, attention_forward, causal_mask
-from tinydl.ops.layernorm import layernorm_backward, layernorm_forward
-from tinydl.ops.sequence import (
-    concat_token_backward, concat_token_forward, merge_heads_backward, merge_heads_forward,
-    patchify_backward, patchify_forward, pos_embed_backward, pos_embed_forward,
-    sequence_pool_backward, sequence_pool_forward, split_heads_backward, split_heads_forward,
-)
-from tinydl.ops.activations import (
-    gelu_backward, gelu_forward, leaky_relu_backward, leaky_relu_forward, relu_backward,
-    relu_forward, sigmoid_backward, sigmoid_forward, softmax_backward, softmax_forward,
-    tanh_backward, tanh_forward,
-)
-from tinydl.ops.activations import (
-    elu_backward, elu_forward, selu_backward, selu_forward, silu_backward, silu_forward,
-    softplus_backward, softplus_forward,
-)
-from tinydl.ops.upsampling import upsample2d_backward, upsample2d_forward
-from tinydl.ops.embedding import embedding_backward, embedding_forward
-from tinydl.ops.conv2d_transpose import conv2d_transpose_backward, conv2d_transpose_forward
-from tinydl.ops.depthwise_conv2d import depthwise_conv2d_backward, depthwise_conv2d_forward
 from tinydl.ops.augmentation import crop2d_backward, crop2d_forward, flip2d_backward, flip2d_forward
 from tinydl.ops.batchnorm import batchnorm_backward, batchnorm_forward
 from tinydl.ops.conv2d import conv2d_backward, conv2d_forward
+from tinydl.ops.conv2d_transpose import conv2d_transpose_backward, conv2d_transpose_forward
 from tinydl.ops.dense import dense_backward, dense_forward
+from tinydl.ops.depthwise_conv2d import depthwise_conv2d_backward, depthwise_conv2d_forward
 from tinydl.ops.dropout import dropout_backward, dropout_forward
 from tinydl.ops.elementwise import accumulate, add, scale_, sum_squares, sum_to
+from tinydl.ops.embedding import embedding_backward, embedding_forward
+from tinydl.ops.layernorm import layernorm_backward, layernorm_forward
 from tinydl.ops.losses import (
-    binary_cross_entropy_backward, binary_cross_entropy_forward,
-    categorical_cross_entropy_backward, categorical_cross_entropy_forward, mse_backward,
-    mse_forward, sigmoid_binary_cross_entropy_backward, sigmoid_binary_cross_entropy_forward,
-    softmax_cross_entropy_backward, softmax_cross_entropy_forward,
+    binary_cross_entropy_backward,
+    binary_cross_entropy_forward,
+    categorical_cross_entropy_backward,
+    categorical_cross_entropy_forward,
+    huber_backward,
+    huber_forward,
+    mae_backward,
+    mae_forward,
+    mse_backward,
+    mse_forward,
+    scale_rows,
+    sigmoid_binary_cross_entropy_backward,
+    sigmoid_binary_cross_entropy_forward,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
 )
-from tinydl.ops.losses import huber_backward, huber_forward, mae_backward, mae_forward, scale_rows
 from tinydl.ops.optim import adagrad_update, adam_update, rmsprop_update, sgd_update
-from tinydl.ops.rescale import rescale_backward, rescale_forward
 from tinydl.ops.pool2d import (
-    avgpool2d_backward, avgpool2d_forward, global_avgpool2d_backward, global_avgpool2d_forward,
-    maxpool2d_backward, maxpool2d_forward,
+    avgpool2d_backward,
+    avgpool2d_forward,
+    global_avgpool2d_backward,
+    global_avgpool2d_forward,
+    maxpool2d_backward,
+    maxpool2d_forward,
 )
+from tinydl.ops.rescale import rescale_backward, rescale_forward
+from tinydl.ops.sequence import (
+    concat_token_backward,
+    concat_token_forward,
+    merge_heads_backward,
+    merge_heads_forward,
+    patchify_backward,
+    patchify_forward,
+    pos_embed_backward,
+    pos_embed_forward,
+    sequence_pool_backward,
+    sequence_pool_forward,
+    split_heads_backward,
+    split_heads_forward,
+)
+from tinydl.ops.upsampling import upsample2d_backward, upsample2d_forward
 
 __all__ = [
     # elementwise

@@ -49,7 +49,7 @@ def conv2d_transpose_forward(x, w, b, stride=1, padding=0, output_size=None):
 def _output_size(output_size, hw, kernel, stride, padding):
     pads = (padding[:2], padding[2:])
     if output_size is None:
-        size = tuple(transpose_output_size(n, k, s, *p) for n, k, s, p in zip(hw, kernel, stride, pads))
+        size = tuple(transpose_output_size(n, k, s, *p) for n, k, s, p in zip(hw, kernel, stride, pads, strict=True))
         if min(size) < 1:
             raise ValueError(
                 f"conv2d_transpose padding {padding} crops the whole output: the output size "
@@ -57,7 +57,7 @@ def _output_size(output_size, hw, kernel, stride, padding):
                 f"received {size} for input {hw}, kernel {kernel}, stride {stride}")
         return size
     size = _checks.pair(output_size, "conv2d_transpose output_size", 1)
-    for o, n, k, s, p in zip(size, hw, kernel, stride, pads):
+    for o, n, k, s, p in zip(size, hw, kernel, stride, pads, strict=True):
         if conv_output_size(o, k, s, *p) != n:
             low = transpose_output_size(n, k, s, *p)
             raise ValueError(
