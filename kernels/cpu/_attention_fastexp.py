@@ -51,6 +51,7 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
         row = p_out[r]
         # step 1: scaled, masked scores and the row maximum
         m = -np.inf
+        nonfinite = False                # a NaN or +inf score (from q, k or the mask)
         for j in range(S):
             x = s[r, j] * scale
             if is_causal and j > i:
@@ -60,7 +61,9 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
             row[j] = x
             if x > m:
                 m = x
-        if m == -np.inf:                 # a fully masked row: all zeros
+            if x != x or x == np.inf:
+                nonfinite = True
+        if m == -np.inf and not nonfinite:   # a fully masked row: all zeros
             for j in range(S):
                 row[j] = 0.0
             lse[r] = np.inf
@@ -68,18 +71,29 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
                 for j in range(S):
                     pd_out[r, j] = 0.0
             continue
-        # step 2: the exponentials (vectorized), then their sum in four lanes
-        for j in range(S):
-            row[j] = exp_nonpositive(np.float64(row[j]) - m)
-        t0 = t1 = t2 = t3 = 0.0
-        for j in range(0, full, 4):
-            t0 += row[j]
-            t1 += row[j + 1]
-            t2 += row[j + 2]
-            t3 += row[j + 3]
-        for j in range(full, S):
-            t0 += row[j]
-        total = (t0 + t1) + (t2 + t3)
+        if nonfinite:
+            # as the reference: the max (NaN or +inf) is replaced by 0, so exp(score) by libm;
+            # a NaN sum divides by 1 (p = exp(score)), an inf sum gives 0 and inf / inf = NaN
+            m = 0.0
+            total = 0.0
+            for j in range(S):
+                row[j] = math.exp(row[j])
+                total += row[j]
+            if not total > 0.0:
+                total = 1.0
+        else:
+            # step 2: the exponentials (vectorized), then their sum in four lanes
+            for j in range(S):
+                row[j] = exp_nonpositive(np.float64(row[j]) - m)
+            t0 = t1 = t2 = t3 = 0.0
+            for j in range(0, full, 4):
+                t0 += row[j]
+                t1 += row[j + 1]
+                t2 += row[j + 2]
+                t3 += row[j + 3]
+            for j in range(full, S):
+                t0 += row[j]
+            total = (t0 + t1) + (t2 + t3)
         lse[r] = m + math.log(total)
         # step 3: normalize, and the dropped-out copy
         inv = 1.0 / total
