@@ -384,14 +384,19 @@ def attention_forward_v4(q, k, v, mask, mask_index, dropout_p, is_causal, scale,
         return attention_forward_v3(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed)
     out, kept = _attention_fastexp.forward_v4(q, k, v, _mask_args(mask, mask_index, q), dropout_p,
                                               is_causal, scale, seed)
-    return out, (4, kept)      # v1's cache layout: VERSIONS[4]'s backward is v1's
+    return out, (4, kept)      # v1's cache layout: v4's backward is v1's
+
+
+def attention_backward_v4(dout, cache):
+    # past the budget the forward was v3's, and so is its cache
+    return attention_backward_v3(dout, cache) if cache[0] == 3 else attention_backward_v1(dout, cache)
 
 
 VERSIONS = {
     1: {"attention_forward": attention_forward_v1, "attention_backward": attention_backward_v1},
     2: {"attention_forward": attention_forward_v2, "attention_backward": attention_backward_v2},
     3: {"attention_forward": attention_forward_v3, "attention_backward": attention_backward_v3},
-    4: {"attention_forward": attention_forward_v4, "attention_backward": attention_backward_v1},
+    4: {"attention_forward": attention_forward_v4, "attention_backward": attention_backward_v4},
 }
 DEFAULT = 4   # the fastest correct version
 
