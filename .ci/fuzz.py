@@ -31,6 +31,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tinydl import device, ops  # noqa: E402
+from tinydl.ops import merge  # noqa: E402
 
 assert numba.config.BOUNDSCHECK, "Numba did not pick up NUMBA_BOUNDSCHECK=1"
 atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
@@ -83,7 +84,7 @@ def pair_run(fwd, bwd, args, kwargs, dout_of, where):
     with device.using(dev), ctx:
         out, cache = fwd(*args, **kwargs)
         grads = bwd(dout_of(out), cache)
-    return [out] + (list(grads) if isinstance(grads, tuple) else [grads])
+    return [out] + (list(grads) if isinstance(grads, (tuple, list)) else [grads])
 
 
 class _null:
@@ -108,7 +109,7 @@ def activations_case(rng):
     shape = tuple(r(rng, 1, 6) for _ in range(r(rng, 1, 3)))
     x = view(rng, normal(rng, *shape) * 3)
     cases = []
-    for op in ("relu", "leaky_relu", "sigmoid", "tanh", "gelu"):
+    for op in ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "selu", "softplus"):
         cases.append((op, getattr(ops, f"{op}_forward"), getattr(ops, f"{op}_backward"), (x,), {},
                       lambda o: rng.standard_normal(o.shape)))
     axis = int(rng.integers(-len(shape), len(shape)))
@@ -142,6 +143,9 @@ def losses_case(rng):
         ("categorical_cross_entropy", ops.categorical_cross_entropy_forward,
          ops.categorical_cross_entropy_backward, (p, labels if rng.random() < 0.6 else soft), {}, one),
         ("mse", ops.mse_forward, ops.mse_backward, (a, rng.standard_normal(a.shape)), {}, one),
+        ("mae", ops.mae_forward, ops.mae_backward, (view(rng, a), rng.standard_normal(a.shape)), {}, one),
+        ("huber", ops.huber_forward, ops.huber_backward, (a, rng.standard_normal(a.shape)),
+         {"delta": float(rng.choice([0.5, 1.0, 2.0]))}, one),
     ]
 
 
@@ -242,16 +246,90 @@ def sequence_case(rng):
     ]
 
 
+def rescale_case(rng):
+    x = view(rng, normal(rng, *(r(rng, 1, 5) for _ in range(r(rng, 1, 4)))))
+    return [("rescale", ops.rescale_forward, ops.rescale_backward, (x, float(rng.normal()), float(rng.normal())),
+             {}, lambda o: rng.standard_normal(o.shape))]
+
+
+def upsampling_case(rng):
+    x = view(rng, normal(rng, r(rng, 1, 3), r(rng, 1, 3), r(rng, 1, 5), r(rng, 1, 5)))
+    return [("upsample2d", ops.upsample2d_forward, ops.upsample2d_backward, (x, (r(rng, 1, 3), r(rng, 1, 3))),
+             {}, lambda o: rng.standard_normal(o.shape))]
+
+
+def embedding_case(rng):
+    V, D = r(rng, 1, 6), r(rng, 1, 40)   # D > 16: several of v2's column blocks
+    ids = rng.integers(0, V, tuple(r(rng, 1, 4) for _ in range(r(rng, 1, 2))))
+    return [("embedding", ops.embedding_forward, ops.embedding_backward, (ids, view(rng, normal(rng, V, D))),
+             {}, lambda o: rng.standard_normal(o.shape))]
+
+
+def conv2d_transpose_case(rng):
+    kh, kw, sh, sw = r(rng, 1, 4), r(rng, 1, 4), r(rng, 1, 3), r(rng, 1, 3)
+    pt, pb, pl, pr = (int(rng.integers(0, k)) for k in (kh, kh, kw, kw))
+    n, c, f = r(rng, 1, 3), r(rng, 1, 4), r(rng, 1, 4)
+    # input sizes whose output (H - 1) * sh - pt - pb + kh is >= 1
+    h = max(r(rng, 1, 6), -(-(pt + pb - kh + 1) // sh) + 1)
+    wd = max(r(rng, 1, 6), -(-(pl + pr - kw + 1) // sw) + 1)
+    x, w = normal(rng, n, c, h, wd), normal(rng, c, f, kh, kw)
+    b = normal(rng, f) if rng.random() < 0.7 else None
+    kw_ = {"stride": (sh, sw), "padding": (pt, pb, pl, pr)}
+    if rng.random() < 0.4:   # PyTorch's output_padding: any size the convolution maps back
+        base = [(h - 1) * sh - pt - pb + kh, (wd - 1) * sw - pl - pr + kw]
+        kw_["output_size"] = (base[0] + int(rng.integers(0, sh)), base[1] + int(rng.integers(0, sw)))
+    return [("conv2d_transpose", ops.conv2d_transpose_forward, ops.conv2d_transpose_backward,
+             (view(rng, x), w, b), kw_, lambda o: rng.standard_normal(o.shape))]
+
+
+def depthwise_conv2d_case(rng):
+    (kh, sh, pt, pb, h), (kw, sw, pl, pr, wd) = _window(rng, 8), _window(rng, 8)
+    n, c, m = r(rng, 1, 3), r(rng, 1, 4), r(rng, 1, 3)
+    x, w = normal(rng, n, c, h, wd), normal(rng, c * m, 1, kh, kw)
+    b = normal(rng, c * m) if rng.random() < 0.7 else None
+    return [("depthwise_conv2d", ops.depthwise_conv2d_forward, ops.depthwise_conv2d_backward,
+             (view(rng, x), w, b), {"stride": (sh, sw), "padding": (pt, pb, pl, pr)},
+             lambda o: rng.standard_normal(o.shape))]
+
+
+def augmentation_case(rng):
+    n, h, wd = r(rng, 1, 4), r(rng, 1, 6), r(rng, 1, 6)
+    x = view(rng, normal(rng, n, r(rng, 1, 3), h, wd))
+    ch, cw = r(rng, 1, h), r(rng, 1, wd)
+    top, left = rng.integers(0, h - ch + 1, n), rng.integers(0, wd - cw + 1, n)
+    d = lambda o: rng.standard_normal(o.shape)  # noqa: E731
+    return [("flip2d", ops.flip2d_forward, ops.flip2d_backward,
+             (x, rng.random(n) < 0.5, rng.random(n) < 0.5), {}, d),
+            ("crop2d", ops.crop2d_forward, ops.crop2d_backward, (x, top, left, ch, cw), {}, d)]
+
+
+def merge_case(rng):
+    shape = tuple(r(rng, 1, 4) for _ in range(r(rng, 2, 4)))
+    xs = [view(rng, normal(rng, *shape)) for _ in range(r(rng, 2, 4))]
+    ax = int(rng.integers(1, len(shape)))
+    parts = [normal(rng, *(shape[:ax] + (r(rng, 1, 3),) + shape[ax + 1:])) for _ in range(r(rng, 2, 3))]
+    d = lambda o: rng.standard_normal(o.shape)  # noqa: E731
+    return [(op, getattr(merge, f"{op}_forward"), getattr(merge, f"{op}_backward"), (xs,), {}, d)
+            for op in ("add", "average", "multiply")] + [
+            ("concatenate", merge.concatenate_forward, merge.concatenate_backward, (parts,),
+             {"axis": ax - len(shape) if rng.random() < 0.5 else ax}, d)]
+
+
 FAMILIES = {
     "dense": dense_case, "activations": activations_case, "dropout": dropout_case,
     "losses": losses_case, "conv2d": conv2d_case, "pool2d": pool2d_case,
     "batchnorm": batchnorm_case, "layernorm": layernorm_case, "attention": attention_case,
-    "sequence": sequence_case,
+    "sequence": sequence_case, "rescale": rescale_case, "upsampling": upsampling_case,
+    "embedding": embedding_case, "conv2d_transpose": conv2d_transpose_case,
+    "depthwise_conv2d": depthwise_conv2d_case, "augmentation": augmentation_case, "merge": merge_case,
 }
 # cases per family at --scale 1 (each case runs every op of the family on every cpu version)
 CASES = {"dense": 40, "activations": 30, "dropout": 30, "losses": 30, "conv2d": 40, "pool2d": 40,
          "batchnorm": 30, "layernorm": 30, "attention": 30, "sequence": 30,
-         "elementwise": 30, "optim": 30}
+         "elementwise": 30, "optim": 30,
+         # the families added by the Keras branches: small counts, the step's time stays ~the same
+         "rescale": 6, "upsampling": 8, "embedding": 8, "conv2d_transpose": 10, "depthwise_conv2d": 10,
+         "augmentation": 8, "merge": 8}
 
 
 # -- families without a forward/backward pair ---------------------------------------------------
@@ -282,9 +360,13 @@ def optim_run(rng):
             ops.sgd_update(p1, gv, vel, 0.1, momentum=0.9, nesterov=nesterov, weight_decay=0.01)
             p2, m2, v2 = p.copy(), m.copy(), v.copy()
             ops.adam_update(p2, g, m2, v2, t, 0.01, weight_decay=0.1, decoupled=decoupled)
-            results[dev] = (p1, vel, p2, m2, v2)
+            p3, v3, mb = p.copy(), v.copy(), m.copy()
+            ops.rmsprop_update(p3, gv, v3, mb, 0.01, momentum=0.5, weight_decay=0.01)
+            p4, acc = p.copy(), v.copy()
+            ops.adagrad_update(p4, g, acc, 0.1, weight_decay=0.01)
+            results[dev] = (p1, vel, p2, m2, v2, p3, v3, mb, p4, acc)
     compare(results["cpu"], results["reference"], "optim")
-    return 2
+    return 4
 
 
 # -- bad input must be refused, not crash -------------------------------------------------------
@@ -314,6 +396,27 @@ BAD = [
     lambda: ops.softmax_cross_entropy_forward(np.zeros((2, 3)), np.array([0, 3])),
     lambda: ops.softmax_cross_entropy_forward(np.zeros((0, 3)), np.zeros(0, dtype=int)),
     lambda: ops.mse_forward(np.zeros((2, 3)), np.zeros((3, 2))),
+    lambda: ops.huber_forward(np.zeros((0, 3)), np.zeros((0, 3))),
+    lambda: ops.upsample2d_forward(np.zeros((1, 0, 2, 2)), 2),
+    lambda: ops.upsample2d_forward(np.zeros((1, 1, 2, 2)), (BIG, 1)),
+    lambda: ops.embedding_forward(np.array([0, 3]), np.zeros((3, 2))),
+    lambda: ops.embedding_forward(np.zeros((2, 0), dtype=int), np.zeros((3, 2))),
+    lambda: ops.embedding_forward(np.array([0]), np.zeros((1, 0))),
+    lambda: ops.conv2d_transpose_forward(np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1)), None, padding=1),
+    lambda: ops.conv2d_transpose_forward(np.zeros((1, 1, 0, 2)), np.zeros((1, 1, 1, 1)), None),
+    lambda: ops.conv2d_transpose_forward(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 2, 2)), None,
+                                         stride=2, output_size=(9, 9)),
+    lambda: ops.depthwise_conv2d_forward(np.zeros((1, 2, 2, 2)), np.zeros((2, 1, 3, 3)), None),
+    lambda: ops.depthwise_conv2d_forward(np.zeros((1, 2, 0, 4)), np.zeros((2, 1, 1, 1)), None),
+    lambda: ops.depthwise_conv2d_forward(np.zeros((1, 2, 4, 4)), np.zeros((3, 1, 1, 1)), None),
+    lambda: ops.crop2d_forward(np.zeros((2, 1, 4, 4)), np.array([0, 2]), np.array([0, 0]), 3, 3),
+    lambda: ops.crop2d_forward(np.zeros((2, 1, 4, 0)), np.array([0, 0]), np.array([0, 0]), 1, 1),
+    lambda: ops.flip2d_forward(np.zeros((2, 0, 4, 4)), np.array([True, False]), np.array([True, True])),
+    lambda: ops.flip2d_forward(np.zeros((2, 1, 4, 4)), np.array([True]), np.array([True])),
+    lambda: merge.add_forward([np.zeros((2, 3)), np.zeros((3, 2))]),
+    lambda: merge.multiply_forward([np.zeros((2, 0)), np.zeros((2, 0))]),
+    lambda: merge.concatenate_forward([np.zeros((2, 3)), np.zeros((3, 3))], axis=1),
+    lambda: merge.concatenate_forward([np.zeros((2, 3)), np.zeros((2, 3))], axis=0),
 ]
 
 
@@ -328,14 +431,15 @@ def foreign_caches(rng):
         "attention": ops.attention_forward(x[0], x[0], x[0])[1],
         "layernorm": ops.layernorm_forward(x, np.ones(4), np.zeros(4))[1],
     }
-    backwards = [n[:-9] for n in ops.__all__ if n.endswith("_backward")]
+    backwards = [(n[:-9], getattr(ops, n)) for n in ops.__all__ if n.endswith("_backward")]
+    backwards += [(n[:-9], getattr(merge, n)) for n in merge.__all__ if n.endswith("_backward")]
     count = 0
-    for op in backwards:
+    for op, backward in backwards:
         for other, cache in list(made.items()) + [("tuple", (1, 2, 3)), ("None", None)]:
             if other == op:
                 continue
             try:
-                getattr(ops, f"{op}_backward")(np.ones(3), cache)
+                backward(np.ones(3), cache)
             except TypeError as e:
                 if f"needs the cache returned by {op}_forward" not in str(e):
                     raise AssertionError(f"{op}_backward with a {other} cache: {e}") from None
@@ -346,6 +450,11 @@ def foreign_caches(rng):
 
 
 # -- the run ------------------------------------------------------------------------------------
+def _shapes(args):
+    # the arguments' shapes for a failure's message (a merge op's argument is a list of arrays)
+    return [_shapes(a) if isinstance(a, (list, tuple)) else np.shape(a) for a in args]
+
+
 def run_family(family, make, n, rng, failures):
     versions = device.versions(family, "cpu") or [None]
     cases = 0
@@ -361,7 +470,7 @@ def run_family(family, make, n, rng, failures):
                 want = pair_run(fwd, bwd, args, kwargs, dfix, ("reference", family, None))
                 for v in versions:
                     got = pair_run(fwd, bwd, args, kwargs, dfix, ("cpu", family, v))
-                    compare(got, want, f"{name} cpu v{v} {[np.shape(a) for a in args]} {kwargs}")
+                    compare(got, want, f"{name} cpu v{v} {_shapes(args)} {kwargs}")
                     cases += 1
             except Exception:   # noqa: BLE001  (every failure is reported, then the run goes on)
                 failures.append(f"{family}/{name}: {traceback.format_exc(limit=3)}")

@@ -167,4 +167,5 @@ def test_merge_kernel_modules_share_names_and_signatures():
         return {n: list(inspect.signature(f).parameters) for n, f in inspect.getmembers(m, inspect.isfunction)
                 if f.__module__ == m.__name__ and not n.startswith("_")}
     assert api(mods["reference"]) == api(mods["cpu"]) == api(mods["cuda"])
-    assert set(api(mods["reference"])) == {"multiply", "scale", "concat", "split"}
+    pairs = {f"{op}_{way}" for op in ("add", "average", "multiply", "concatenate") for way in ("forward", "backward")}
+    assert set(api(mods["reference"])) == {"multiply", "scale", "concat", "split"} | pairs

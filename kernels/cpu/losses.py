@@ -250,15 +250,17 @@ def _mae_forward(pred, target, diff):
 
 @njit(parallel=True, cache=True)
 def _mae_backward(diff, scale):
-    # sign(d) * scale, 0 where d == 0
+    # sign(d) * scale, 0 where d == 0, NaN where d is NaN
     d = np.empty_like(diff)
     for i in prange(diff.size):
         if diff[i] > 0:
             d[i] = scale
         elif diff[i] < 0:
             d[i] = -scale
-        else:
+        elif diff[i] == 0:
             d[i] = 0
+        else:               # NaN: NaN, as the reference's sign
+            d[i] = diff[i]
     return d
 
 
@@ -294,8 +296,10 @@ def _huber_backward(diff, delta, scale):
             d[i] = v * scale
         elif v > 0:
             d[i] = delta * scale
-        else:
+        elif v < 0:
             d[i] = -delta * scale
+        else:               # NaN: NaN, as the reference's sign
+            d[i] = v
     return d
 
 

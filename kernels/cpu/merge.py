@@ -8,6 +8,8 @@
 concat and split see every array as 2-D (outer, inner): outer is the product of the axes
 before the concatenation axis, so each row of an input is one contiguous run copied into its
 place in the output's row. The copies run in parallel over the rows.
+
+The op pairs (add_forward ... concatenate_backward) are built from these, as the reference's.
 """
 import numpy as np
 from numba import njit, prange
@@ -17,6 +19,12 @@ from numba import njit, prange
 def _multiply(a, b, out):
     for i in prange(a.size):
         out[i] = a[i] * b[i]
+
+
+@njit(parallel=True, cache=True)
+def _add_into(a, b, out):
+    for i in prange(a.size):
+        out[i] = a[i] + b[i]
 
 
 @njit(parallel=True, cache=True)
@@ -50,6 +58,13 @@ def multiply(a, b):
     return out
 
 
+def _add(a, b):
+    # a, b (...) same shape -> a + b
+    out = np.empty_like(a)
+    _add_into(a.ravel(), b.ravel(), out.ravel())
+    return out
+
+
 def scale(a, s):
     # a (...) -> a new array a * s
     out = np.empty_like(a)
@@ -78,3 +93,54 @@ def split(x, outer, inners):
         outs.append(d)
         offset += inner
     return outs
+
+
+# ---- the op pairs (as kernels/reference/merge.py) ----------------------------------------------
+def add_forward(xs):
+    # xs: n arrays of one shape -> x_0 + x_1 + ..., n
+    out = _add(xs[0], xs[1])
+    for x in xs[2:]:
+        out = _add(out, x)
+    return out, len(xs)
+
+
+def add_backward(dout, cache):
+    return [scale(dout, 1.0) for _ in range(cache)]
+
+
+def average_forward(xs):
+    out, n = add_forward(xs)
+    return scale(out, 1.0 / n), n
+
+
+def average_backward(dout, cache):
+    return [scale(dout, 1.0 / cache) for _ in range(cache)]
+
+
+def multiply_forward(xs):
+    out = multiply(xs[0], xs[1])
+    for x in xs[2:]:
+        out = multiply(out, x)
+    return out, list(xs)
+
+
+def multiply_backward(dout, cache):
+    # dx_i = dout * (the product of every other input), multiplied left to right
+    grads = []
+    for i in range(len(cache)):
+        g = dout
+        for j, x in enumerate(cache):
+            if j != i:
+                g = multiply(g, x)
+        grads.append(g)
+    return grads
+
+
+def concatenate_forward(xs, outer):
+    # xs[i] -> out (outer, sum inner_i), (outer, inners)
+    return concat(xs, outer), (outer, [int(x.size) // outer for x in xs])
+
+
+def concatenate_backward(dout, cache):
+    outer, inners = cache
+    return split(dout, outer, inners)

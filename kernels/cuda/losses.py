@@ -347,15 +347,17 @@ def _mae_forward(pred, target, diff, terms):
 
 @cuda.jit
 def _mae_backward(diff, scale, d):
-    # sign(diff) * scale, 0 where diff == 0
+    # sign(diff) * scale, 0 where diff == 0, NaN where diff is NaN
     i = cuda.grid(1)
     if i < diff.size:
         if diff[i] > 0:
             d[i] = scale
         elif diff[i] < 0:
             d[i] = -scale
-        else:
+        elif diff[i] == 0:
             d[i] = 0
+        else:               # NaN: NaN, as the reference's sign
+            d[i] = diff[i]
 
 
 def mae_forward(pred, target):
@@ -394,8 +396,10 @@ def _huber_backward(diff, delta, scale, d):
             d[i] = v * scale
         elif v > 0:
             d[i] = delta * scale
-        else:
+        elif v < 0:
             d[i] = -delta * scale
+        else:               # NaN: NaN, as the reference's sign
+            d[i] = v
 
 
 def huber_forward(pred, target, delta):

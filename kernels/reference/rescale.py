@@ -8,11 +8,11 @@ One implementation per device, so no VERSIONS table.
 
 
 def rescale_forward(x, scale, offset):
-    # x (...) -> y (...), same dtype; scale and offset are Python floats
+    # x (...) -> y (...), same dtype; scale and offset are Python floats; the cache is scale
     t = x.dtype.type
-    return x * t(scale) + t(offset)
+    return x * t(scale) + t(offset), scale
 
 
 def rescale_backward(dout, scale):
-    # dout (...) -> dx (...)
+    # dout (...), the forward's cache (scale) -> dx (...)
     return dout * dout.dtype.type(scale)

@@ -13,8 +13,9 @@ pytestmark = [pytest.mark.cuda,
 def test_rescale_matches_reference(dtype):
     x = np.random.default_rng(0).normal(size=(3, 5, 11)).astype(dtype)   # 165: two blocks of 128
     cu = device.backend("rescale", "cuda")
-    y = device.to_numpy(cu.rescale_forward(x, 1 / 255, -0.5))
-    assert y.dtype == dtype
-    np.testing.assert_allclose(y, ref.rescale_forward(x, 1 / 255, -0.5), rtol=1e-6)
+    y, cache = cu.rescale_forward(x, 1 / 255, -0.5)
+    y = device.to_numpy(y)
+    assert y.dtype == dtype and cache == 1 / 255
+    np.testing.assert_allclose(y, ref.rescale_forward(x, 1 / 255, -0.5)[0], rtol=1e-6)
     np.testing.assert_allclose(device.to_numpy(cu.rescale_backward(x, 3.0)), ref.rescale_backward(x, 3.0),
                                rtol=1e-6)

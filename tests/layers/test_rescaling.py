@@ -28,9 +28,10 @@ def test_cpu_matches_the_reference(dtype):
     x = np.random.default_rng(1).normal(size=(3, 5, 7)).astype(dtype)
     ref = backend("rescale", "reference")
     cpu = backend("rescale", "cpu")
-    np.testing.assert_array_equal(cpu.rescale_forward(x, 0.3, -1.5), ref.rescale_forward(x, 0.3, -1.5))
+    (got, got_cache), (want, want_cache) = cpu.rescale_forward(x, 0.3, -1.5), ref.rescale_forward(x, 0.3, -1.5)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == dtype and got_cache == want_cache == 0.3
     np.testing.assert_array_equal(cpu.rescale_backward(x, 0.3), ref.rescale_backward(x, 0.3))
-    assert cpu.rescale_forward(x, 0.3, -1.5).dtype == dtype
 
 
 def test_bad_arguments_and_foreign_cache():

@@ -2,9 +2,10 @@
 model with NaN weights must predict NaN (so TerminateOnNaN fires), never a finite number."""
 import numpy as np
 import pytest
-
 from helpers import kernel_cases, on
+
 from tinydl import ops
+from tinydl.ops import merge
 
 SPECIALS = (np.nan, np.inf, -np.inf)
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")   # NaN and inf on purpose
@@ -37,13 +38,13 @@ def _both(dev, family, version, fwd, bwd, args, dout_values=None):
             out, cache = fwd(*args)
             dout = np.ones_like(out) if dout_values is None else dout_values
             grads = bwd(dout, cache)
-        grads = grads if isinstance(grads, tuple) else (grads,)
+        grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
         results.append([out] + [g for g in grads if g is not None])
     for g, w in zip(*results, strict=True):
         _same(g, w)
 
 
-ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax"]
+ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "silu", "elu", "selu", "softplus"]
 
 
 @pytest.mark.parametrize("dev,version", kernel_cases("activations"))
@@ -143,6 +144,8 @@ LOSSES = {
     "binary_cross_entropy": lambda x, rng: (1 / (1 + np.exp(-x)), rng.random(x.shape) > 0.5),
     "categorical_cross_entropy": lambda x, rng: (np.abs(x), rng.integers(0, x.shape[1], x.shape[0])),
     "mse": lambda x, rng: (x, rng.standard_normal(x.shape)),
+    "mae": lambda x, rng: (x, rng.standard_normal(x.shape)),
+    "huber": lambda x, rng: (x, rng.standard_normal(x.shape)),
 }
 
 
@@ -163,3 +166,48 @@ def test_losses(dev, version, loss, value):
     (got, dgot), (want, dwant) = results
     _same(np.array(got), np.array(want))
     _same(dgot, dwant)
+
+
+# ---- the families added by the Keras layers and merge layers ------------------------------------
+X4_OPS = {
+    "upsampling": (lambda x: ops.upsample2d_forward(x, (2, 3)), ops.upsample2d_backward),
+    "conv2d_transpose": (lambda x: ops.conv2d_transpose_forward(
+        x, np.random.default_rng(5).standard_normal((2, 3, 3, 3)), np.zeros(3), stride=2, padding=1),
+        ops.conv2d_transpose_backward),
+    "depthwise_conv2d": (lambda x: ops.depthwise_conv2d_forward(
+        x, np.random.default_rng(6).standard_normal((4, 1, 3, 3)), np.zeros(4), padding=1),
+        ops.depthwise_conv2d_backward),
+    "augmentation": (lambda x: ops.crop2d_forward(x, np.array([0, 1]), np.array([1, 0]), 3, 3),
+                     ops.crop2d_backward),
+    "rescale": (lambda x: ops.rescale_forward(x, 0.5, 1.0), ops.rescale_backward),
+}
+
+
+def _family_cases(families):
+    return [pytest.param(f, *c.values, id=f"{f}-{c.id}", marks=c.marks)
+            for f in families for c in kernel_cases(f)]
+
+
+@pytest.mark.parametrize("family,dev,version", _family_cases(sorted(X4_OPS)))
+@pytest.mark.parametrize("seed", range(2))
+def test_image_families(family, dev, version, seed):
+    x = _inject(np.random.default_rng(seed), (2, 2, 4, 4), count=4)
+    fwd, bwd = X4_OPS[family]
+    _both(dev, family, version, fwd, bwd, (x,))
+
+
+@pytest.mark.parametrize("dev,version", kernel_cases("embedding"))
+def test_embedding(dev, version):
+    table = _inject(np.random.default_rng(7), (4, 5), count=3)
+    ids = np.array([[0, 3, 3], [1, 2, 0]])
+    _both(dev, "embedding", version, lambda t: ops.embedding_forward(ids, t), ops.embedding_backward, (table,),
+          _inject(np.random.default_rng(8), (2, 3, 5), count=3))
+
+
+@pytest.mark.parametrize("dev,version", kernel_cases("merge"))
+@pytest.mark.parametrize("op", ["add", "average", "multiply", "concatenate"])
+def test_merge(dev, version, op):
+    rng = np.random.default_rng(9)
+    a, b = _inject(rng, (3, 4), count=3), _inject(rng, (3, 4), count=2)
+    _both(dev, "merge", version, lambda a, b: getattr(merge, f"{op}_forward")([a, b]),
+          getattr(merge, f"{op}_backward"), (a, b))

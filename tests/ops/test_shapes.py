@@ -6,6 +6,7 @@ import pytest
 
 import tinydl.device
 from tinydl import ops
+from tinydl.ops import merge
 
 
 @pytest.fixture
@@ -66,6 +67,32 @@ CASES = {
                              ["no empty axis", "(1, 1, 0, 0)"]),
     "concat_token empty features": (
         lambda: ops.concat_token_forward(np.zeros((2, 3, 0)), np.zeros(0)), ["no empty axis", "(2, 3, 0)"]),
+    # the families added by the Keras layers and merge layers
+    "upsample2d empty C": (lambda: ops.upsample2d_forward(np.zeros((1, 0, 2, 2)), 2),
+                           ["no empty axis", "(1, 0, 2, 2)"]),
+    "upsample2d size 2**63": (lambda: ops.upsample2d_forward(np.zeros((1, 1, 2, 2)), (BIG, 1)), ["<= 2**31 - 1"]),
+    "embedding empty ids": (lambda: ops.embedding_forward(np.zeros((2, 0), dtype=int), np.zeros((3, 2))),
+                            ["no empty axis", "(2, 0)"]),
+    "embedding empty table": (lambda: ops.embedding_forward(np.array([0]), np.zeros((1, 0))),
+                              ["no empty axis", "(1, 0)"]),
+    "conv2d_transpose empty H": (
+        lambda: ops.conv2d_transpose_forward(np.zeros((1, 1, 0, 2)), np.zeros((1, 1, 1, 1)), None),
+        ["no empty axis", "(1, 1, 0, 2)"]),
+    "conv2d_transpose padding crops the output": (
+        lambda: ops.conv2d_transpose_forward(np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1)), None, padding=1),
+        ["must be >= 1", "(-1, -1)"]),
+    "depthwise_conv2d empty W": (
+        lambda: ops.depthwise_conv2d_forward(np.zeros((1, 2, 4, 0)), np.zeros((2, 1, 1, 1)), None),
+        ["no empty axis", "(1, 2, 4, 0)"]),
+    "depthwise_conv2d kernel larger than the input": (
+        lambda: ops.depthwise_conv2d_forward(np.zeros((1, 2, 2, 2)), np.zeros((2, 1, 3, 3)), None),
+        ["no larger than the padded input"]),
+    "crop2d empty C": (lambda: ops.crop2d_forward(np.zeros((2, 0, 4, 4)), [0, 0], [0, 0], 2, 2),
+                       ["no empty axis", "(2, 0, 4, 4)"]),
+    "flip2d empty batch": (lambda: ops.flip2d_forward(np.zeros((0, 1, 2, 2)), np.zeros(0, bool), np.zeros(0, bool)),
+                           ["no empty axis", "(0, 1, 2, 2)"]),
+    "merge add empty": (lambda: merge.add_forward([np.zeros((2, 0)), np.zeros((2, 0))]), ["no empty axis", "(2, 0)"]),
+    "huber empty": (lambda: ops.huber_forward(np.zeros((0, 3)), np.zeros((0, 3))), ["at least one element"]),
     "batchnorm empty batch": (
         lambda: ops.batchnorm_forward(np.zeros((0, 2)), np.ones(2), np.zeros(2), np.zeros(2), np.ones(2),
                                       training=False),

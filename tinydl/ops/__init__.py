@@ -7,6 +7,8 @@ Each forward returns (out, cache); the matching backward takes (dout, cache). Th
 record for every family (tinydl/ops/_cache.py: op, device, kernel version, the kernel's cache,
 output shape and dtype): a backward refuses another op's cache, and runs the device and kernel
 version that made it. The active device and versions are per thread (tinydl.device).
+The merge ops (add_forward, multiply_forward, ...) live in tinydl.ops.merge: their names would
+clash with the elementwise ``add`` here.
 """
 from tinydl.ops.attention import attention_backward, attention_forward, causal_mask
 from tinydl.ops.layernorm import layernorm_backward, layernorm_forward
@@ -40,7 +42,8 @@ from tinydl.ops.losses import (
     mse_forward, sigmoid_binary_cross_entropy_backward, sigmoid_binary_cross_entropy_forward,
     softmax_cross_entropy_backward, softmax_cross_entropy_forward,
 )
-from tinydl.ops.optim import adam_update, sgd_update
+from tinydl.ops.losses import huber_backward, huber_forward, mae_backward, mae_forward, scale_rows
+from tinydl.ops.optim import adagrad_update, adam_update, rmsprop_update, sgd_update
 from tinydl.ops.rescale import rescale_backward, rescale_forward
 from tinydl.ops.pool2d import (
     avgpool2d_backward, avgpool2d_forward, global_avgpool2d_backward, global_avgpool2d_forward,
@@ -94,4 +97,7 @@ __all__ = [
     "depthwise_conv2d_forward", "depthwise_conv2d_backward",
     # augmentation
     "flip2d_forward", "flip2d_backward", "crop2d_forward", "crop2d_backward",
+    # regression losses, sample weights, more optimizers
+    "mae_forward", "mae_backward", "huber_forward", "huber_backward", "scale_rows",
+    "rmsprop_update", "adagrad_update",
 ]

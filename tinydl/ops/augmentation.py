@@ -4,7 +4,7 @@ import numpy as np
 from tinydl import device as _device
 from tinydl._validate import positive_int
 from tinydl.ops import _checks
-from tinydl.ops.elementwise import check_dout, saved
+from tinydl.ops._cache import check_dout, run_backward, run_forward
 
 __all__ = ["flip2d_forward", "flip2d_backward", "crop2d_forward", "crop2d_backward"]
 
@@ -12,6 +12,7 @@ __all__ = ["flip2d_forward", "flip2d_backward", "crop2d_forward", "crop2d_backwa
 def _images(x, op):
     x = _checks.as_float(x, f"{op} input x")
     _checks.ndim(x, f"{op} input x (N, C, H, W)", 4)
+    _checks.nonempty(x, f"{op} input x (N, C, H, W)")
     return x
 
 
@@ -35,14 +36,13 @@ def flip2d_forward(x, flip_rows, flip_cols):
     n = x.shape[0]
     rows = _per_sample(flip_rows, n, "flip2d flip_rows", "bool")
     cols = _per_sample(flip_cols, n, "flip2d flip_cols", "bool")
-    out, cache = _device.backend("augmentation").flip2d_forward(x, rows, cols)
-    return out, saved(cache, out)
+    return run_forward("augmentation", "flip2d", x, rows, cols)
 
 
 def flip2d_backward(dout, cache):
     """dout (N, C, H, W) -> dx: the same flips (a flip is its own inverse)."""
-    dout = check_dout(dout, cache, "flip2d")
-    return _device.backend("augmentation").flip2d_backward(dout, cache.kernel)
+    dout = check_dout(dout, cache, "flip2d", "flip2d_backward dout")
+    return run_backward("augmentation", "flip2d", cache, dout)
 
 
 def crop2d_forward(x, top, left, height, width):
@@ -63,11 +63,10 @@ def crop2d_forward(x, top, left, height, width):
         if N and (a.min() < 0 or a.max() > limit):
             raise ValueError(f"crop2d {name} must lie in [0, {limit}] for a window of ({height}, {width}) "
                              f"in ({H}, {W}) images; received {a.tolist()}")
-    out, cache = _device.backend("augmentation").crop2d_forward(x, top, left, height, width)
-    return out, saved(cache, out)
+    return run_forward("augmentation", "crop2d", x, top, left, height, width)
 
 
 def crop2d_backward(dout, cache):
     """dout (N, C, height, width) -> dx (N, C, H, W): dout inside each sample's window, 0 outside."""
-    dout = check_dout(dout, cache, "crop2d")
-    return _device.backend("augmentation").crop2d_backward(dout, cache.kernel)
+    dout = check_dout(dout, cache, "crop2d", "crop2d_backward dout")
+    return run_backward("augmentation", "crop2d", cache, dout)

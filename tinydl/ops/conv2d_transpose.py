@@ -1,9 +1,8 @@
 """conv2d_transpose_forward / _backward: the transposed convolution, which is conv2d's input
 gradient run as a forward pass (kernels/reference/conv2d_transpose.py derives it)."""
-from tinydl import device as _device
 from tinydl._validate import conv_output_size, padding4
 from tinydl.ops import _checks
-from tinydl.ops.elementwise import check_dout, saved
+from tinydl.ops._cache import check_dout, run_backward, run_forward
 
 __all__ = ["conv2d_transpose_forward", "conv2d_transpose_backward", "transpose_output_size"]
 
@@ -37,23 +36,26 @@ def conv2d_transpose_forward(x, w, b, stride=1, padding=0, output_size=None):
     if Cw != C:
         raise ValueError(f"conv2d_transpose kernel expects {Cw} input channels (w has shape "
                          f"{tuple(w.shape)}); received x with {C} channels (shape {tuple(x.shape)})")
-    if min(N, C, F, H, W, KH, KW) < 1:
-        raise ValueError(f"conv2d_transpose needs every axis >= 1; received x {tuple(x.shape)}, "
-                         f"w {tuple(w.shape)}")
+    _checks.nonempty(x, "conv2d_transpose input x (N, C, H, W)")
+    _checks.nonempty(w, "conv2d_transpose kernel w (C, F, KH, KW)")
     if b is not None:
         _checks.shape_is(b, "conv2d_transpose bias b", (F,))
     stride = _checks.pair(stride, "conv2d_transpose stride", 1)
     padding = padding4(padding, "conv2d_transpose padding")
     output_size = _output_size(output_size, (H, W), (KH, KW), stride, padding)
-    out, cache = _device.backend("conv2d_transpose").conv2d_transpose_forward(
-        x, w, b, stride, padding, output_size)
-    return out, saved(cache, out)
+    return run_forward("conv2d_transpose", "conv2d_transpose", x, w, b, stride, padding, output_size)
 
 
 def _output_size(output_size, hw, kernel, stride, padding):
     pads = (padding[:2], padding[2:])
     if output_size is None:
-        return tuple(transpose_output_size(n, k, s, *p) for n, k, s, p in zip(hw, kernel, stride, pads))
+        size = tuple(transpose_output_size(n, k, s, *p) for n, k, s, p in zip(hw, kernel, stride, pads))
+        if min(size) < 1:
+            raise ValueError(
+                f"conv2d_transpose padding {padding} crops the whole output: the output size "
+                f"(H - 1) * stride - pad_before - pad_after + kernel must be >= 1 on each axis; "
+                f"received {size} for input {hw}, kernel {kernel}, stride {stride}")
+        return size
     size = _checks.pair(output_size, "conv2d_transpose output_size", 1)
     for o, n, k, s, p in zip(size, hw, kernel, stride, pads):
         if conv_output_size(o, k, s, *p) != n:
@@ -68,5 +70,5 @@ def _output_size(output_size, hw, kernel, stride, padding):
 def conv2d_transpose_backward(dout, cache):
     """dout (N, F, OH, OW) -> dx (N, C, H, W) (conv2d's forward of dout), dw (C, F, KH, KW),
     db (F,) (None without a bias)."""
-    dout = check_dout(dout, cache, "conv2d_transpose")
-    return _device.backend("conv2d_transpose").conv2d_transpose_backward(dout, cache.kernel)
+    dout = check_dout(dout, cache, "conv2d_transpose", "conv2d_transpose_backward dout")
+    return run_backward("conv2d_transpose", "conv2d_transpose", cache, dout)

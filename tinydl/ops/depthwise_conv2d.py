@@ -1,8 +1,7 @@
 """depthwise_conv2d_forward / _backward: validate once, then dispatch to the active device."""
-from tinydl import device as _device
-from tinydl._validate import padding4
+from tinydl._validate import conv_output_size, padding4
 from tinydl.ops import _checks
-from tinydl.ops.elementwise import check_dout, saved
+from tinydl.ops._cache import check_dout, run_backward, run_forward
 
 __all__ = ["depthwise_conv2d_forward", "depthwise_conv2d_backward"]
 
@@ -19,9 +18,11 @@ def depthwise_conv2d_forward(x, w, b, stride=1, padding=0):
     _checks.ndim(x, "depthwise_conv2d input x (N, C, H, W)", 4)
     _checks.ndim(w, "depthwise_conv2d kernel w (C*M, 1, KH, KW)", 4)
     _checks.same_dtype(x, w=w, b=b)
+    _checks.nonempty(x, "depthwise_conv2d input x (N, C, H, W)")
+    _checks.nonempty(w, "depthwise_conv2d kernel w (C*M, 1, KH, KW)")
     N, C, H, W = x.shape
     CM, one, KH, KW = w.shape
-    if min(N, C, H, W, KH, KW) < 1 or one != 1 or CM < C or CM % C:
+    if one != 1 or CM < C or CM % C:
         raise ValueError(f"depthwise_conv2d kernel must have shape (C*M, 1, KH, KW) with C = {C} "
                          f"input channels and M >= 1; received w {tuple(w.shape)} for x {tuple(x.shape)}")
     if b is not None:
@@ -29,15 +30,14 @@ def depthwise_conv2d_forward(x, w, b, stride=1, padding=0):
     stride = _checks.pair(stride, "depthwise_conv2d stride", 1)
     padding = padding4(padding, "depthwise_conv2d padding")
     pt, pb, pl, pr = padding
-    if KH > H + pt + pb or KW > W + pl + pr:
+    if conv_output_size(H, KH, 1, pt, pb) < 1 or conv_output_size(W, KW, 1, pl, pr) < 1:
         raise ValueError(
             f"depthwise_conv2d kernel must be no larger than the padded input: expected KH <= "
             f"{H + pt + pb} and KW <= {W + pl + pr}; received kernel {KH}x{KW}")
-    out, cache = _device.backend("depthwise_conv2d").depthwise_conv2d_forward(x, w, b, stride, padding)
-    return out, saved(cache, out)
+    return run_forward("depthwise_conv2d", "depthwise_conv2d", x, w, b, stride, padding)
 
 
 def depthwise_conv2d_backward(dout, cache):
     """dout (N, C*M, OH, OW) -> dx (N, C, H, W), dw (C*M, 1, KH, KW), db (C*M,) (None without a bias)."""
-    dout = check_dout(dout, cache, "depthwise_conv2d")
-    return _device.backend("depthwise_conv2d").depthwise_conv2d_backward(dout, cache.kernel)
+    dout = check_dout(dout, cache, "depthwise_conv2d", "depthwise_conv2d_backward dout")
+    return run_backward("depthwise_conv2d", "depthwise_conv2d", cache, dout)

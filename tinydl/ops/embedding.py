@@ -3,7 +3,7 @@ import numpy as np
 
 from tinydl import device as _device
 from tinydl.ops import _checks
-from tinydl.ops.elementwise import check_dout, saved
+from tinydl.ops._cache import check_dout, run_backward, run_forward
 
 __all__ = ["embedding_forward", "embedding_backward"]
 
@@ -22,7 +22,8 @@ def _ids(ids, V):
         raise TypeError(f"embedding ids must be an integer array; received dtype {host.dtype}")
     if host.ndim < 1:
         raise ValueError(f"embedding ids must have at least one axis (the batch); received shape {host.shape}")
-    if host.size and (host.min() < 0 or host.max() >= V):
+    _checks.nonempty(host, "embedding ids")
+    if (host.min() < 0 or host.max() >= V):
         bad = host[(host < 0) | (host >= V)].flat[0]
         raise ValueError(f"embedding ids must lie in [0, input_dim) = [0, {V}); received an id {bad!r}")
     if _device.is_device_array(ids) and host.dtype == np.int64:
@@ -34,12 +35,12 @@ def embedding_forward(ids, table):
     """ids (...) integers in [0, V), table (V, D) -> out (..., D) with out[k] = table[ids[k]]."""
     table = _checks.as_float(table, "embedding table")
     _checks.ndim(table, "embedding table (V, D)", 2)
+    _checks.nonempty(table, "embedding table (V, D)")
     ids = _ids(ids, table.shape[0])
-    out, cache = _device.backend("embedding").embedding_forward(ids, table)
-    return out, saved(cache, out)
+    return run_forward("embedding", "embedding", ids, table)
 
 
 def embedding_backward(dout, cache):
     """dout (..., D) -> dtable (V, D): each row of dout added into its id's row (repeats add up)."""
-    dout = check_dout(dout, cache, "embedding")
-    return _device.backend("embedding").embedding_backward(dout, cache.kernel)
+    dout = check_dout(dout, cache, "embedding", "embedding_backward dout")
+    return run_backward("embedding", "embedding", cache, dout)

@@ -6,8 +6,9 @@ Class labels are integer indices (N,) inside [0, C); float labels are (N, C) tar
 """
 import numpy as np
 
+from tinydl import device as _device
 from tinydl.ops import _checks
-from tinydl.ops._cache import expect, run_backward, run_forward
+from tinydl.ops._cache import expect, kernel_section, run_backward, run_forward
 from tinydl.ops.elementwise import targets_like
 
 __all__ = [
@@ -41,8 +42,8 @@ def _same_shape_inputs(pred, target, pred_name, target_name):
     return pred, targets_like(target, pred, target_name)
 
 
-def _run(op, pred, target):
-    loss, cache = run_forward("losses", op, pred, target, shape=pred.shape, dtype=pred.dtype)
+def _run(op, pred, target, *args):
+    loss, cache = run_forward("losses", op, pred, target, *args, shape=pred.shape, dtype=pred.dtype)
     return float(loss), cache
 
 
@@ -127,8 +128,7 @@ def huber_forward(pred, target, delta=1.0):
     (PyTorch's HuberLoss, Keras's Huber). delta > 0."""
     pred, target = _same_shape_inputs(pred, target, "pred", "target")
     delta = _checks.finite_float(delta, "delta", low=0.0, low_open=True)
-    loss, cache = _device.backend("losses").huber_forward(pred, target, delta)
-    return float(loss), Saved(cache, tuple(pred.shape), np.dtype(pred.dtype))
+    return _run("huber", pred, target, delta)
 
 
 def huber_backward(dloss, cache):
@@ -147,4 +147,5 @@ def scale_rows(x, w):
                          f"row of x; received dtype {w.dtype}, shape {w.shape}")
     if not np.all(np.isfinite(w)):
         raise ValueError("w must be finite; received a NaN or infinite weight")
-    return _device.backend("losses").scale_rows(x, np.ascontiguousarray(w, dtype=x.dtype))
+    with kernel_section():
+        return _device.backend("losses").scale_rows(x, np.ascontiguousarray(w, dtype=x.dtype))

@@ -7,12 +7,14 @@
                                       dx_i = the slice of dout that x_i filled
 
 Each forward returns (out, cache); the matching backward takes (dout, cache) and returns the
-list of input gradients, fresh arrays (none shares memory with dout or with another).
+list of input gradients, fresh arrays (none shares memory with dout or with another). The
+arithmetic is the merge kernels' op pairs (kernels/<device>/merge.py), run as every family's
+through tinydl/ops/_cache.py.
 """
 from tinydl import device as _device
 from tinydl._validate import is_int
 from tinydl.ops import _checks
-from tinydl.ops.elementwise import add, check_dout, saved
+from tinydl.ops._cache import check_dout, kernel_section, run_backward, run_forward
 
 __all__ = [
     "add_backward",
@@ -27,17 +29,15 @@ __all__ = [
 ]
 
 
-def _backend():
-    return _device.backend("merge")
-
-
 def _inputs(xs, op, same_shape=True):
-    """xs as a list of >= 2 float arrays of one dtype (and one shape when ``same_shape``)."""
+    """xs as a list of >= 2 non-empty float arrays of one dtype (and one shape when ``same_shape``)."""
     if not isinstance(xs, (list, tuple)) or len(xs) < 2:
         got = type(xs).__name__ if not isinstance(xs, (list, tuple)) else f"{len(xs)} input(s)"
         raise ValueError(f"{op} needs a list of at least 2 arrays; received {got}")
     xs = [_checks.as_float(x, f"xs[{i}]") for i, x in enumerate(xs)]
     _checks.same_dtype(xs[0], **{f"xs[{i}]": x for i, x in enumerate(xs[1:], 1)})
+    for i, x in enumerate(xs):
+        _checks.nonempty(x, f"{op} input xs[{i}]")
     if same_shape:
         for i, x in enumerate(xs[1:], 1):
             if tuple(x.shape) != tuple(xs[0].shape):
@@ -46,79 +46,47 @@ def _inputs(xs, op, same_shape=True):
     return xs
 
 
-def _check_cache(cache, op):
-    if not (hasattr(cache, "kernel") and isinstance(cache.kernel, tuple) and cache.kernel[:1] == (op,)):
-        raise TypeError(f"{op}_backward needs the cache returned by {op}_forward; "
-                        f"received {type(cache).__name__}")
-
-
-def _copy(a):
-    return _backend().scale(a, 1.0)
+def _back(op, dout, cache):
+    dout = check_dout(dout, cache, op, f"{op}_backward dout")
+    return run_backward("merge", op, cache, dout)
 
 
 def scale(a, s):
     """A new array a * s (s a finite number): e.g. a loss gradient times its loss weight."""
-    return _backend().scale(_checks.as_float(a, "a"), _checks.finite_float(s, "s"))
+    a, s = _checks.as_float(a, "a"), _checks.finite_float(s, "s")
+    with kernel_section():
+        return _device.backend("merge").scale(a, s)
 
 
-# ---- add / average ----------------------------------------------------------------------------
+# ---- add / average / multiply -------------------------------------------------------------------
 def add_forward(xs):
     """xs: a list of >= 2 arrays of one shape and dtype -> their sum, cache."""
-    xs = _inputs(xs, "add")
-    out = xs[0]
-    for x in xs[1:]:
-        out = add(out, x)
-    return out, saved(("add", len(xs)), out)
+    return run_forward("merge", "add", _inputs(xs, "add"))
 
 
 def add_backward(dout, cache):
     """dout -> [dout, dout, ...] (copies), one per input."""
-    _check_cache(cache, "add")
-    dout = check_dout(dout, cache, "add")
-    return [_copy(dout) for _ in range(cache.kernel[1])]
+    return _back("add", dout, cache)
 
 
 def average_forward(xs):
     """xs: a list of >= 2 arrays of one shape and dtype -> their mean, cache."""
-    xs = _inputs(xs, "average")
-    total = xs[0]
-    for x in xs[1:]:
-        total = add(total, x)
-    out = _backend().scale(total, 1.0 / len(xs))
-    return out, saved(("average", len(xs)), out)
+    return run_forward("merge", "average", _inputs(xs, "average"))
 
 
 def average_backward(dout, cache):
     """dout -> [dout / n] * n (fresh arrays)."""
-    _check_cache(cache, "average")
-    dout = check_dout(dout, cache, "average")
-    n = cache.kernel[1]
-    return [_backend().scale(dout, 1.0 / n) for _ in range(n)]
+    return _back("average", dout, cache)
 
 
-# ---- multiply ---------------------------------------------------------------------------------
 def multiply_forward(xs):
     """xs: a list of >= 2 arrays of one shape and dtype -> their elementwise product, cache."""
-    xs = _inputs(xs, "multiply")
-    out = xs[0]
-    for x in xs[1:]:
-        out = _backend().multiply(out, x)
-    return out, saved(("multiply", xs), out)
+    return run_forward("merge", "multiply", _inputs(xs, "multiply"))
 
 
 def multiply_backward(dout, cache):
     """dx_i = dout * (the product of every other input)."""
-    _check_cache(cache, "multiply")
-    dout = check_dout(dout, cache, "multiply")
-    xs = cache.kernel[1]
-    grads = []
-    for i in range(len(xs)):
-        g = dout
-        for j, x in enumerate(xs):
-            if j != i:
-                g = _backend().multiply(g, x)
-        grads.append(g)
-    return grads
+    return _back("multiply", dout, cache)
 
 
 # ---- concatenate ------------------------------------------------------------------------------
@@ -142,16 +110,13 @@ def concatenate_forward(xs, axis=1):
     outer = 1
     for d in first[:ax]:
         outer *= int(d)
-    inners = [int(x.size) // outer if outer else 0 for x in xs]
     out_shape = first[:ax] + (sum(int(x.shape[ax]) for x in xs),) + first[ax + 1:]
-    out = _backend().concat(xs, outer).reshape(out_shape)
-    return out, saved(("concatenate", outer, inners, [tuple(x.shape) for x in xs]), out)
+    out, cache = run_forward("merge", "concatenate", xs, outer, shape=out_shape,
+                             meta=[tuple(x.shape) for x in xs])
+    return out.reshape(out_shape), cache
 
 
 def concatenate_backward(dout, cache):
     """dout (the joined shape) -> the slice each input filled, as fresh arrays."""
-    _check_cache(cache, "concatenate")
-    dout = check_dout(dout, cache, "concatenate")
-    _, outer, inners, shapes = cache.kernel
-    parts = _backend().split(dout, outer, inners)
-    return [p.reshape(s) for p, s in zip(parts, shapes)]
+    parts = _back("concatenate", dout, cache)
+    return [p.reshape(s) for p, s in zip(parts, cache.meta, strict=True)]

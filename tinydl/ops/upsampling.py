@@ -1,7 +1,6 @@
 """upsample2d_forward / upsample2d_backward: nearest-neighbour upsampling of NCHW images."""
-from tinydl import device as _device
 from tinydl.ops import _checks
-from tinydl.ops.elementwise import check_dout, saved
+from tinydl.ops._cache import check_dout, run_backward, run_forward
 
 __all__ = ["upsample2d_forward", "upsample2d_backward"]
 
@@ -12,12 +11,12 @@ def upsample2d_forward(x, size=2):
     size: int or (sh, sw), each >= 1."""
     x = _checks.as_float(x, "upsample2d input x")
     _checks.ndim(x, "upsample2d input x (N, C, H, W)", 4)
+    _checks.nonempty(x, "upsample2d input x (N, C, H, W)")
     size = _checks.pair(size, "upsample2d size", 1)
-    out, cache = _device.backend("upsampling").upsample2d_forward(x, size)
-    return out, saved(cache, out)
+    return run_forward("upsampling", "upsample2d", x, size)
 
 
 def upsample2d_backward(dout, cache):
     """dout (N, C, H*sh, W*sw) -> dx (N, C, H, W): each sh x sw block of dout summed."""
-    dout = check_dout(dout, cache, "upsample2d")
-    return _device.backend("upsampling").upsample2d_backward(dout, cache.kernel)
+    dout = check_dout(dout, cache, "upsample2d", "upsample2d_backward dout")
+    return run_backward("upsampling", "upsample2d", cache, dout)
