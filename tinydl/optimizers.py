@@ -77,7 +77,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return {"boundaries": self.boundaries, "values": self.values}
 
     def __call__(self, step):
-        for b, v in zip(self.boundaries, self.values, strict=True):
+        for b, v in zip(self.boundaries, self.values[:-1], strict=True):
             if step <= b:
                 return v
         return self.values[-1]

@@ -53,6 +53,7 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
         row = p_out[r]
         # step 1: scaled, masked scores and the row maximum (NaN if a score is NaN)
         m = -np.inf
+        nonfinite = False                # a NaN or +inf score (from q, k or the mask)
         for j in range(S):
             x = s[r, j] * scale
             if is_causal and j > i:
@@ -60,11 +61,39 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
             if has_mask:
                 x = x + mask[mb, mi, j if Sm > 1 else 0]
             row[j] = x
+<<<<<<< HEAD
             if x > m or x != x:
                 m = x if m == m else m
         if m > -np.inf and m < np.inf:
             # step 2: the exponentials (vectorized), then their sum in four lanes
             for j in range(S):
+=======
+            if x > m:
+                m = x
+            if x != x or x == np.inf:
+                nonfinite = True
+        if m == -np.inf and not nonfinite:   # a fully masked row: all zeros
+            for j in range(S):
+                row[j] = 0.0
+            lse[r] = np.inf
+            if want_pd:
+                for j in range(S):
+                    pd_out[r, j] = 0.0
+            continue
+        if nonfinite:
+            # as the reference: the max (NaN or +inf) is replaced by 0, so exp(score) by libm;
+            # a NaN sum divides by 1 (p = exp(score)), an inf sum gives 0 and inf / inf = NaN
+            m = 0.0
+            total = 0.0
+            for j in range(S):
+                row[j] = math.exp(row[j])
+                total += row[j]
+            if not total > 0.0:
+                total = 1.0
+        else:
+            # step 2: the exponentials (vectorized), then their sum in four lanes
+            for j in range(S):
+>>>>>>> cuda-nan
                 row[j] = exp_nonpositive(np.float64(row[j]) - m)
             t0 = t1 = t2 = t3 = 0.0
             for j in range(0, full, 4):
@@ -75,6 +104,7 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
             for j in range(full, S):
                 t0 += row[j]
             total = (t0 + t1) + (t2 + t3)
+<<<<<<< HEAD
             lse[r] = m + math.log(total)
         else:
             # a NaN or +inf score, or a fully masked row (-inf): v1's rule, the reference's
@@ -85,6 +115,9 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
                 row[j] = e
                 total += e
             lse[r] = math.log(total) if total > 0.0 else (0.0 if total != total else np.inf)
+=======
+        lse[r] = m + math.log(total)
+>>>>>>> cuda-nan
         # step 3: normalize, and the dropped-out copy
         inv = 1.0 / total if total > 0.0 else 1.0
         for j in range(S):

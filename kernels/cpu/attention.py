@@ -228,15 +228,12 @@ def _fused_backward(q, k, kT, vT, dout, out, lse, mask, mask_index, has_mask, is
     for b in prange(B):
         prow = np.empty(S, dtype=q.dtype)
         dprow = np.empty(S, dtype=q.dtype)
+        wrow = np.empty(S, dtype=q.dtype)
         mb = mask_index[b] if has_mask else 0
         for i in range(L):
             mi = i if Lm > 1 else 0   # a fully masked row (lse = +inf) recomputes p = 0
             jend = min(S, i + 1) if is_causal and not dense else S
-            # step 1: D = dout_i . out_i (= sum_j p dp)
-            d = 0.0
-            for e in range(Ev):
-                d += dout[b, i, e] * out[b, i, e]
-            # step 2: recompute the row's weights p_j = exp(score_j - lse_i)
+            # step 1: the row's scores and dout_i . v_j
             for j in range(jend):
                 prow[j] = 0.0
                 dprow[j] = 0.0
@@ -248,6 +245,7 @@ def _fused_backward(q, k, kT, vT, dout, out, lse, mask, mask_index, has_mask, is
                 g = dout[b, i, e]
                 for j in range(jend):
                     dprow[j] += g * vT[b, e, j]
+            # step 2: recompute the weights p_j = exp(score_j - lse_i); dropout f_j on w and dp
             base = (b * L + i) * S
             for j in range(jend):
                 x = prow[j] * scale
@@ -255,18 +253,30 @@ def _fused_backward(q, k, kT, vT, dout, out, lse, mask, mask_index, has_mask, is
                     x = -np.inf
                 if has_mask:
                     x = x + mask[mb, mi, j if Sm > 1 else 0]
-                pj = math.exp(x - lse[b, i])
+                prow[j] = math.exp(x - lse[b, i])
                 f = 1.0
                 if dropout_p > 0.0:
                     f = rows.keep_scale(key, base + j, dropout_p, inv_keep)
-                # step 3: dv_j += (p_j f) dout_i ; ds_j = p_j (f dp_j - D)
-                w = pj * f
+                wrow[j] = prow[j] * f
+                dprow[j] = dprow[j] * f
+            # step 3: D = sum_j p dp (= dout_i . out_i; dense: summed as the reference does, so
+            # NaN and inf come out where its sum gives them)
+            d = 0.0
+            if dense:
+                for j in range(jend):
+                    d += prow[j] * dprow[j]
+            else:
+                for e in range(Ev):
+                    d += dout[b, i, e] * out[b, i, e]
+            for j in range(jend):
+                # step 4: dv_j += (p_j f) dout_i ; ds_j = p_j (f dp_j - D)
+                w = wrow[j]
                 if w != 0.0 or dense:
                     for e in range(Ev):
                         dv[b, j, e] += w * dout[b, i, e]
-                c = pj * (dprow[j] * f - d) * scale
+                c = prow[j] * (dprow[j] - d) * scale
                 if c != 0.0 or dense:
-                    # step 4: dk_j += c q_i ; dq_i += c k_j
+                    # step 5: dk_j += c q_i ; dq_i += c k_j
                     for e in range(E):
                         dk[b, j, e] += c * q[b, i, e]
                     for e in range(E):
@@ -375,6 +385,7 @@ def attention_forward_v4(q, k, v, mask, mask_index, dropout_p, is_causal, scale,
         return attention_forward_v3(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed)
     out, kept = _attention_fastexp.forward_v4(q, k, v, _mask_args(mask, mask_index, q), dropout_p,
                                               is_causal, scale, seed)
+<<<<<<< HEAD
     return out, (4, kept)      # v1's cache layout
 
 
@@ -383,6 +394,14 @@ def attention_backward_v4(dout, cache):
     if cache[0] == 3:
         return attention_backward_v3(dout, cache)
     return attention_backward_v1(dout, cache)
+=======
+    return out, (4, kept)      # v1's cache layout: v4's backward is v1's
+
+
+def attention_backward_v4(dout, cache):
+    # past the budget the forward was v3's, and so is its cache
+    return attention_backward_v3(dout, cache) if cache[0] == 3 else attention_backward_v1(dout, cache)
+>>>>>>> cuda-nan
 
 
 VERSIONS = {

@@ -15,10 +15,13 @@ v2  fused rows with an online softmax (flash attention's idea, one thread per qu
     the thread walks the keys once, keeping the running max m and sum l of its row; when a
     score raises the max, what it has accumulated so far is rescaled by exp(m_old - m_new).
     The output row in global memory is the accumulator (so Ev needs no compile-time bound),
-    and only the row's logsumexp m + log l is kept for the backward. The backward recomputes
-    each weight from it: one thread per query row for dq, one thread per key row for dk and
-    dv (each thread owns its output rows: no atomics), with D_i = dout_i . out_i (= sum_j p dp)
-    precomputed per row. The score matrix never exists: memory grows like B*L*E.
+    and only the row's max m and sum l are kept for the backward. The backward recomputes
+    each weight p = exp(s - m) / l: one thread per query row for dq, one thread per key row for
+    dk and dv (each thread owns its output rows: no atomics), with D_i = dout_i . out_i
+    (= sum_j p dp) precomputed per row. The score matrix never exists: memory grows like B*L*E.
+    NaN and inf come out as on the reference: skipping masked keys is exact only for finite
+    numbers, so with a NaN or inf in q, k or v (dout or out in the backward) no key is
+    skipped, and a row meeting a NaN or +inf score is redone as the reference's softmax.
     Not measured yet: a thread per row leaves the GPU idle at small B*L, and the next step
     would be flash attention's block per query tile with k, v tiles staged in shared memory.
 
@@ -30,19 +33,20 @@ import numpy as np
 from numba import cuda, float64
 
 from tinydl.kernels._versions import active
-from tinydl.kernels.cuda._launch import TPB, blocks, empty, on_device, quiet_overflow
+from tinydl.kernels.cuda._launch import TPB, blocks, empty, on_device, quiet_overflow, zeros
 from tinydl.kernels.cuda.dropout import seed_key, unit
 
 # ---- pieces every kernel shares -----------------------------------------------------------------
 @cuda.jit(device=True)
 def _score(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale):
-    # s = q_i . k_j * scale (+ mask), -inf above the causal diagonal
-    if is_causal and j > i:
-        return -math.inf
-    s = 0.0
-    for e in range(q.shape[2]):
-        s += float64(q[b, i, e]) * k[b, j, e]
-    s *= scale
+    # s = q_i . k_j * scale, -inf above the causal diagonal (as the reference: even a NaN
+    # score there), then + mask
+    s = -math.inf
+    if not (is_causal and j > i):
+        s = 0.0
+        for e in range(q.shape[2]):
+            s += float64(q[b, i, e]) * k[b, j, e]
+        s *= scale
     if has_mask:
         mi = mask_index[b]
         s += mask[mi, i if mask.shape[1] > 1 else 0, j if mask.shape[2] > 1 else 0]
@@ -232,21 +236,85 @@ def attention_backward_v1(dout, cache):
     return dq, dk, dv
 
 
-# ---- v2: fused rows, online softmax, only the logsumexp kept ----------------------------------
+# ---- v2: fused rows, online softmax, only the row's max and sum kept -------------------------
+# NaN and inf as the reference (kernels/reference/attention.py) gives them:
+#   - the row max is NaN when a score is NaN, and a max that is not finite (NaN, +inf, or -inf
+#     for a fully masked row) is replaced by 0; the row sum l is replaced by 1 when not > 0;
+#     p_j = exp(s_j - m) / l, so a NaN score gives a NaN row and +inf gives inf / inf = NaN
+#   - the reference multiplies whole matrices: a weight 0 still meets v, k, q, dout, so
+#     0 * inf = NaN reaches every row. Skipping masked keys and zero weights is exact only
+#     when all of them are finite; otherwise ("dense") no key is skipped.
+@cuda.jit
+def _flag_nonfinite(a, flag):
+    # one thread per element of a 3-D array: flag[0] = 1 if one is NaN or +-inf
+    t = cuda.grid(1)
+    B, R, C = a.shape
+    if t < B * R * C and not math.isfinite(a[t // (R * C), (t // C) % R, t % C]):
+        flag[0] = 1
+
+
+def _any_nonfinite(*arrays):
+    # a (1,) int32 device flag, read by the kernels themselves (no copy back to the host)
+    flag = zeros((1,), np.int32)
+    for a in arrays:
+        _launch(_flag_nonfinite, a.size, a, flag)
+    return flag
+
+
+@cuda.jit(device=True)
+def _nan_max(a, b):
+    # max that keeps a NaN, as NumPy's max
+    if a != a or b != b:
+        return math.nan
+    return max(a, b)
+
+
+@cuda.jit(device=True)
+def _dense_row(q, k, v, b, i, mask, mask_index, has_mask, is_causal, scale, key, dropout_p,
+               inv_keep, out, rmax, rsum):
+    # the reference's softmax for row (b, i) in three passes, no key skipped
+    L, S, Ev = q.shape[1], k.shape[1], v.shape[2]
+    m = -math.inf
+    for j in range(S):                               # pass 1: the row max (NaN if a score is)
+        m = _nan_max(m, _score(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale))
+    if not math.isfinite(m):
+        m = 0.0                                      # NaN, +inf, or a fully masked row
+    l = 0.0
+    for j in range(S):                               # pass 2: the row sum
+        l += math.exp(_score(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale) - m)
+    if not l > 0.0:
+        l = 1.0                                      # 0 (fully masked) or NaN: divide by 1
+    for e in range(Ev):
+        out[b, i, e] = 0
+    for j in range(S):                               # pass 3: out = sum_j p_j drop_j v_j
+        s = _score(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale)
+        wd = math.exp(s - m) / l * _keep(key, b, i, j, L, S, dropout_p, inv_keep)
+        for e in range(Ev):
+            out[b, i, e] = out[b, i, e] + wd * v[b, j, e]
+    rmax[b, i] = m
+    rsum[b, i] = l
+
+
 @cuda.jit
 def _fwd_v2(q, k, v, mask, mask_index, has_mask, is_causal, scale, key, dropout_p, inv_keep,
-            out, lse):
+            dense, out, rmax, rsum):
     t = cuda.grid(1)
     B, L, Ev = out.shape
     S = k.shape[1]
     if t < B * L:
         b, i = t // L, t % L
+        redo = dense[0] != 0                         # a NaN or inf in q, k or v: no skipping
         for e in range(Ev):
             out[b, i, e] = 0
         m = -math.inf                                # running max of the row's scores
         l = 0.0                                      # running sum of exp(s - m)
         for j in range(S):
+            if redo:
+                break
             s = _score(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale)
+            if s != s or s == math.inf:
+                redo = True                          # a NaN or +inf score (mask, overflow)
+                break
             if s == -math.inf:
                 continue                             # a masked key adds nothing
             if s > m:                                # a new max: rescale what came before
@@ -261,38 +329,49 @@ def _fwd_v2(q, k, v, mask, mask_index, has_mask, is_causal, scale, key, dropout_
             if wd != 0.0:
                 for e in range(Ev):
                     out[b, i, e] = out[b, i, e] + wd * v[b, j, e]
-        if l > 0.0:
+        if redo:
+            _dense_row(q, k, v, b, i, mask, mask_index, has_mask, is_causal, scale, key,
+                       dropout_p, inv_keep, out, rmax, rsum)
+        elif l > 0.0:
             for e in range(Ev):
                 out[b, i, e] = out[b, i, e] / l
-            lse[b, i] = m + math.log(l)
+            rmax[b, i] = m
+            rsum[b, i] = l
         else:
-            lse[b, i] = -math.inf                    # fully masked: out stays 0
-
-
-@cuda.jit
-def _delta_v2(dout, out, delta):
-    # D_i = dout_i . out_i  (= sum_j p_ij dp_ij, dropout included)
-    t = cuda.grid(1)
-    B, L = delta.shape
-    if t < B * L:
-        b, i = t // L, t % L
-        delta[b, i] = _dot_rows(dout, b, i, out, i)
+            rmax[b, i] = 0.0                         # fully masked: out stays 0, p = exp(-inf) / 1
+            rsum[b, i] = 1.0
 
 
 @cuda.jit(device=True)
-def _weight(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale, lse):
-    # p_ij recomputed from the row's logsumexp (0 for masked keys and fully masked rows)
-    if lse[b, i] == -math.inf:
-        return 0.0
+def _weight(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale, rmax, rsum):
+    # p_ij recomputed as the reference's softmax gives it: exp(s - m) / l (0 for masked keys)
     s = _score(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale)
-    if s == -math.inf:
-        return 0.0
-    return math.exp(s - lse[b, i])
+    return math.exp(s - rmax[b, i]) / rsum[b, i]
+
+
+@cuda.jit
+def _delta_v2(q, k, v, dout, out, mask, mask_index, has_mask, is_causal, scale, key, dropout_p,
+              inv_keep, rmax, rsum, dense, delta):
+    # D_i = sum_j p_ij dp_ij (dropout included) = dout_i . out_i when everything is finite;
+    # dense: summed as the reference does, so NaN and inf come out where its sum gives them
+    t = cuda.grid(1)
+    B, L = delta.shape
+    S = k.shape[1]
+    if t < B * L:
+        b, i = t // L, t % L
+        if dense[0] == 0:
+            delta[b, i] = _dot_rows(dout, b, i, out, i)
+        else:
+            d = 0.0
+            for j in range(S):
+                p = _weight(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale, rmax, rsum)
+                d += p * _keep(key, b, i, j, L, S, dropout_p, inv_keep) * _dot_rows(dout, b, i, v, j)
+            delta[b, i] = d
 
 
 @cuda.jit
 def _dq_v2(q, k, v, dout, mask, mask_index, has_mask, is_causal, scale, key, dropout_p,
-           inv_keep, lse, delta, dq):
+           inv_keep, rmax, rsum, delta, dense, dq):
     # one thread per query row: dq_i = scale * sum_j p (drop dout_i . v_j - D_i) k_j
     t = cuda.grid(1)
     B, L, E = dq.shape
@@ -302,8 +381,8 @@ def _dq_v2(q, k, v, dout, mask, mask_index, has_mask, is_causal, scale, key, dro
         for e in range(E):
             dq[b, i, e] = 0
         for j in range(S):
-            p = _weight(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale, lse)
-            if p != 0.0:
+            p = _weight(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale, rmax, rsum)
+            if p != 0.0 or dense[0] != 0:            # dense: 0 * (NaN or inf) is NaN
                 dp = _keep(key, b, i, j, L, S, dropout_p, inv_keep) * _dot_rows(dout, b, i, v, j)
                 ds = p * (dp - delta[b, i]) * scale
                 for e in range(E):
@@ -312,7 +391,7 @@ def _dq_v2(q, k, v, dout, mask, mask_index, has_mask, is_causal, scale, key, dro
 
 @cuda.jit
 def _dkdv_v2(q, k, v, dout, mask, mask_index, has_mask, is_causal, scale, key, dropout_p,
-             inv_keep, lse, delta, dk, dv):
+             inv_keep, rmax, rsum, delta, dense, dk, dv):
     # one thread per key row j: dv_j = sum_i p drop dout_i; dk_j = scale * sum_i ds_ij q_i
     t = cuda.grid(1)
     B, S, E = dk.shape
@@ -324,8 +403,8 @@ def _dkdv_v2(q, k, v, dout, mask, mask_index, has_mask, is_causal, scale, key, d
         for e in range(Ev):
             dv[b, j, e] = 0
         for i in range(L):
-            p = _weight(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale, lse)
-            if p != 0.0:
+            p = _weight(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale, rmax, rsum)
+            if p != 0.0 or dense[0] != 0:            # dense: 0 * (NaN or inf) is NaN
                 keep = _keep(key, b, i, j, L, S, dropout_p, inv_keep)
                 for e in range(Ev):
                     dv[b, j, e] = dv[b, j, e] + p * keep * dout[b, i, e]
@@ -340,23 +419,25 @@ def attention_forward_v2(q, k, v, mask, mask_index, dropout_p, is_causal, scale,
     Ev = v.shape[2]
     m, mi, has_mask = _mask_args(mask, mask_index, q.dtype)
     out = empty((B, L, Ev), q.dtype)
-    lse = empty((B, L), np.float64)
+    rmax, rsum = empty((B, L), np.float64), empty((B, L), np.float64)
     args = (m, mi, has_mask, bool(is_causal), float(scale), seed_key(seed), float(dropout_p),
             1.0 / (1.0 - dropout_p))
-    _launch(_fwd_v2, B * L, q, k, v, *args, out, lse)
-    return out, (q, k, v, out, lse, args)
+    dense = _any_nonfinite(q, k, v)                                           # step 1: the rule
+    _launch(_fwd_v2, B * L, q, k, v, *args, dense, out, rmax, rsum)           # step 2: the rows
+    return out, (q, k, v, out, rmax, rsum, args)
 
 
 def attention_backward_v2(dout, cache):
-    q, k, v, out, lse, args = cache
+    q, k, v, out, rmax, rsum, args = cache
     dout = on_device(dout)
     B, L, _ = q.shape
+    dense = _any_nonfinite(q, k, v, out, dout)                                # step 1: the rule
     delta = empty((B, L), np.float64)
-    _launch(_delta_v2, B * L, dout, out, delta)                              # step 1: D_i
+    _launch(_delta_v2, B * L, q, k, v, dout, out, *args, rmax, rsum, dense, delta)   # step 2: D_i
     dq = empty(q.shape, q.dtype)
-    _launch(_dq_v2, B * L, q, k, v, dout, *args, lse, delta, dq)             # step 2: dq by query rows
+    _launch(_dq_v2, B * L, q, k, v, dout, *args, rmax, rsum, delta, dense, dq)       # step 3: dq
     dk, dv = empty(k.shape, q.dtype), empty(v.shape, q.dtype)
-    _launch(_dkdv_v2, B * k.shape[1], q, k, v, dout, *args, lse, delta, dk, dv)   # step 3: by key rows
+    _launch(_dkdv_v2, B * k.shape[1], q, k, v, dout, *args, rmax, rsum, delta, dense, dk, dv)  # step 4
     return dq, dk, dv
 
 

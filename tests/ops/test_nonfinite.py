@@ -99,19 +99,7 @@ def test_batchnorm(dev, version, training, shape):
     _both(dev, "batchnorm", version, fwd, ops.batchnorm_backward, (x,))
 
 
-def _attention_cases():
-    # cuda v2 (online softmax, keys skipped when masked) does not yet follow the reference's
-    # NaN/inf rules (the cpu v2 does: a dense pass when an input is not finite)
-    cases = []
-    for case in kernel_cases("attention"):
-        if case.values == ("cuda", 2):
-            case = pytest.param(*case.values, id=case.id, marks=[*case.marks, pytest.mark.xfail(
-                reason="cuda attention v2: NaN/inf rules not yet as the reference's")])
-        cases.append(case)
-    return cases
-
-
-@pytest.mark.parametrize("dev,version", _attention_cases())
+@pytest.mark.parametrize("dev,version", kernel_cases("attention"))
 @pytest.mark.parametrize("where", ["q row", "k row", "one score inf", "one score nan", "v"])
 @pytest.mark.parametrize("causal", [False, True])
 def test_attention(dev, version, where, causal):
@@ -127,6 +115,27 @@ def test_attention(dev, version, where, causal):
         q[1, 4, 0] = np.inf if where == "one score inf" else np.nan
     _both(dev, "attention", version, lambda q, k, v: ops.attention_forward(q, k, v, is_causal=causal),
           ops.attention_backward, (q, k, v))
+
+
+@pytest.mark.parametrize("dev,version", kernel_cases("attention"))
+@pytest.mark.parametrize("where", ["nan", "+inf", "-inf row", "-inf keys", "dout nan"])
+@pytest.mark.parametrize("dropout_p", [0.0, 0.3])
+def test_attention_float_mask(dev, version, where, dropout_p):
+    # a float mask brings NaN and +inf scores, -inf masks keys or whole rows (output 0 there)
+    rng = np.random.default_rng(5)
+    q, k, v = (rng.standard_normal((2, 5, 4)) for _ in range(3))
+    mask = rng.standard_normal((2, 5, 5))
+    if where == "nan":
+        mask[0, 1, 2] = np.nan
+    elif where == "+inf":
+        mask[1, 3, 0] = np.inf
+    elif where == "-inf row":
+        mask[0, 2, :] = -np.inf
+    else:
+        mask[:, :, 1] = -np.inf
+    dout = _inject(rng, (2, 5, 4), count=2) if where == "dout nan" else None
+    _both(dev, "attention", version, lambda q, k, v: ops.attention_forward(
+        q, k, v, attn_mask=mask, dropout_p=dropout_p, seed=11), ops.attention_backward, (q, k, v), dout)
 
 
 LOSSES = {
