@@ -61,13 +61,6 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
             if has_mask:
                 x = x + mask[mb, mi, j if Sm > 1 else 0]
             row[j] = x
-<<<<<<< HEAD
-            if x > m or x != x:
-                m = x if m == m else m
-        if m > -np.inf and m < np.inf:
-            # step 2: the exponentials (vectorized), then their sum in four lanes
-            for j in range(S):
-=======
             if x > m:
                 m = x
             if x != x or x == np.inf:
@@ -93,7 +86,6 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
         else:
             # step 2: the exponentials (vectorized), then their sum in four lanes
             for j in range(S):
->>>>>>> cuda-nan
                 row[j] = exp_nonpositive(np.float64(row[j]) - m)
             t0 = t1 = t2 = t3 = 0.0
             for j in range(0, full, 4):
@@ -104,20 +96,7 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
             for j in range(full, S):
                 t0 += row[j]
             total = (t0 + t1) + (t2 + t3)
-<<<<<<< HEAD
-            lse[r] = m + math.log(total)
-        else:
-            # a NaN or +inf score, or a fully masked row (-inf): v1's rule, the reference's
-            # (the maximum replaced by 0, libm exponentials), so NaN and inf propagate as there
-            total = 0.0
-            for j in range(S):
-                e = math.exp(row[j])
-                row[j] = e
-                total += e
-            lse[r] = math.log(total) if total > 0.0 else (0.0 if total != total else np.inf)
-=======
         lse[r] = m + math.log(total)
->>>>>>> cuda-nan
         # step 3: normalize, and the dropped-out copy
         inv = 1.0 / total if total > 0.0 else 1.0
         for j in range(S):

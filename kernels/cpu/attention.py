@@ -385,23 +385,12 @@ def attention_forward_v4(q, k, v, mask, mask_index, dropout_p, is_causal, scale,
         return attention_forward_v3(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed)
     out, kept = _attention_fastexp.forward_v4(q, k, v, _mask_args(mask, mask_index, q), dropout_p,
                                               is_causal, scale, seed)
-<<<<<<< HEAD
-    return out, (4, kept)      # v1's cache layout
-
-
-def attention_backward_v4(dout, cache):
-    # v4's own cache has v1's layout; a forward beyond the budget made v3's chunked cache
-    if cache[0] == 3:
-        return attention_backward_v3(dout, cache)
-    return attention_backward_v1(dout, cache)
-=======
     return out, (4, kept)      # v1's cache layout: v4's backward is v1's
 
 
 def attention_backward_v4(dout, cache):
     # past the budget the forward was v3's, and so is its cache
     return attention_backward_v3(dout, cache) if cache[0] == 3 else attention_backward_v1(dout, cache)
->>>>>>> cuda-nan
 
 
 VERSIONS = {
