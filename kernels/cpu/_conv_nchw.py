@@ -352,7 +352,7 @@ def backward_direct(dout, x, w, has_bias, stride, padding):
 
 # -- the versions, as conv2d.py's VERSIONS table calls them ------------------------------------
 def _v5():
-    from tinydl.kernels.cpu import conv2d   # the fallback (imported late: conv2d imports this module)
+    from tinydl.kernels.cpu import conv2d  # the fallback (imported late: conv2d imports this module)
     return conv2d
 
 

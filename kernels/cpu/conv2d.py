@@ -75,8 +75,8 @@ from numba import njit, prange
 
 from tinydl.kernels._versions import active
 from tinydl.kernels.cpu import _conv_nchw, _winograd
-from tinydl.kernels.cpu._im2col import col2im, im2col
 from tinydl.kernels.cpu._blas import gemm, gemm_into
+from tinydl.kernels.cpu._im2col import col2im, im2col
 
 
 def _out_size(x_shape, w_shape, stride, padding):

@@ -96,7 +96,7 @@ def writeback(*arrays):
     kernel's results copied back into them when the block ends (device arrays need nothing)."""
     on_dev = [on_device(a) for a in arrays]
     yield on_dev
-    for a, d in zip(arrays, on_dev):
+    for a, d in zip(arrays, on_dev, strict=True):
         if a is not None and not is_device_array(a):
             d.copy_to_host(a)
 

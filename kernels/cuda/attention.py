@@ -36,6 +36,7 @@ from tinydl.kernels._versions import active
 from tinydl.kernels.cuda._launch import TPB, blocks, empty, on_device, quiet_overflow, zeros
 from tinydl.kernels.cuda.dropout import seed_key, unit
 
+
 # ---- pieces every kernel shares -----------------------------------------------------------------
 @cuda.jit(device=True)
 def _score(q, k, b, i, j, mask, mask_index, has_mask, is_causal, scale):

@@ -22,7 +22,7 @@ def flip2d_backward(dout, cache):
 
 def crop2d_forward(x, top, left, height, width):
     # x (N, C, H, W); top, left (N,) int64 -> out (N, C, height, width)
-    out = np.stack([x[n, :, t:t + height, s:s + width] for n, (t, s) in enumerate(zip(top, left))])
+    out = np.stack([x[n, :, t:t + height, s:s + width] for n, (t, s) in enumerate(zip(top, left, strict=True))])
     return np.ascontiguousarray(out), (x.shape, top, left)
 
 
@@ -31,6 +31,6 @@ def crop2d_backward(dout, cache):
     x_shape, top, left = cache
     height, width = dout.shape[2], dout.shape[3]
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    for n, (t, s) in enumerate(zip(top, left)):
+    for n, (t, s) in enumerate(zip(top, left, strict=True)):
         dx[n, :, t:t + height, s:s + width] = dout[n]
     return dx

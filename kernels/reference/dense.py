@@ -2,7 +2,6 @@
 
     y = x @ w + b     x (N, ..., in) acting on the last axis, w (in, units), b (units,) or None
 """
-import numpy as np
 
 
 def dense_forward(x, w, b):

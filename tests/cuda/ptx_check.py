@@ -59,8 +59,8 @@ if RECORD and os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
 def compile_all(path):
     import types as pytypes
 
-    import numpy as np
     import numba.cuda.dispatcher as dispatcher
+    import numpy as np
     from numba import cuda, types
     # device functions ask the current GPU for its compute capability: answer for it
     dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(8, 0))

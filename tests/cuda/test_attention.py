@@ -27,7 +27,7 @@ def _run(version, q, k, v, d, mask=None, mask_index=None, dropout_p=0.0, is_caus
     rout, rcache = ref.attention_forward(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed)
     assert out.dtype == q.dtype and out.shape == rout.shape
     assert_close(out, rout)
-    for got, expected in zip(grads, ref.attention_backward(d, rcache)):
+    for got, expected in zip(grads, ref.attention_backward(d, rcache), strict=True):
         assert got.dtype == q.dtype
         assert_close(got, expected)
     return device.to_numpy(out)

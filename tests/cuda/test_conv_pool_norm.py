@@ -118,6 +118,6 @@ def test_layernorm_every_version(rng, version, dtype, shape):
         grads = cu("layernorm").layernorm_backward(d, cache)
     rout, rcache = ref_ln.layernorm_forward(x, gamma, beta, 1e-3)
     assert_close(out, rout)
-    for got, expected in zip(grads, ref_ln.layernorm_backward(d, rcache)):
+    for got, expected in zip(grads, ref_ln.layernorm_backward(d, rcache), strict=True):
         assert got.dtype == dtype
         assert_close(got, expected)

@@ -41,7 +41,7 @@ def test_layer_on_cuda_matches_cpu(make, shape):
         got, want = _run(make, x, "cuda", training), _run(make, x, "cpu", training)
         assert_close(got[0], want[0])
         assert_close(got[1], want[1])
-        for g, w in zip(got[2], want[2]):
+        for g, w in zip(got[2], want[2], strict=True):
             assert_close(g, w)
 
 

@@ -20,7 +20,7 @@ def _check(name, fwd_args, rng):
     got = getattr(cu, name + "_backward")(d, cache)
     want = getattr(ref, name + "_backward")(d, rcache)
     if isinstance(want, tuple):
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             assert_close(g, w)
     else:
         assert_close(got, want)

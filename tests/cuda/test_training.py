@@ -48,7 +48,7 @@ def test_cnn_trains_on_cuda_like_on_cpu():
     assert cpu_losses[-1] < cpu_losses[0]
     for p in gpu.trainable_weights:              # weights and gradients stayed on the device
         assert device.is_device_array(p.value) and device.is_device_array(p.grad)
-    for a, b in zip(gpu.get_weights(), cpu.get_weights()):
+    for a, b in zip(gpu.get_weights(), cpu.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-9)   # the conv bias before BN gets ~0 gradients
     np.testing.assert_allclose(gpu.predict(x), cpu.predict(x), rtol=1e-8, atol=1e-12)
 
@@ -76,15 +76,15 @@ def test_host_copies_per_step_are_few_and_do_not_grow_with_depth(monkeypatch):
         model = _cnn(blocks, size=4).to("cuda")
         model.train_on_batch(x, y)               # the first step creates the optimizer state
         cls = type(model.weights[0].value)
-        step = _count_copies(monkeypatch, cls, lambda: model.train_on_batch(x, y))
-        fit = _count_copies(monkeypatch, cls, lambda: model.fit(x, y, batch_size=3, epochs=1,
+        step = _count_copies(monkeypatch, cls, lambda model=model: model.train_on_batch(x, y))
+        fit = _count_copies(monkeypatch, cls, lambda model=model: model.fit(x, y, batch_size=3, epochs=1,
                                                                 verbose=0, shuffle=False))
         model.compile(optimizer=optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
-        with_metric = _count_copies(monkeypatch, cls, lambda: model.fit(x, y, batch_size=3, epochs=1,
+        with_metric = _count_copies(monkeypatch, cls, lambda model=model: model.fit(x, y, batch_size=3, epochs=1,
                                                                         verbose=0, shuffle=False))
         counts[blocks] = (step, fit, with_metric)
-    for one, two in zip(counts[1], counts[2]):
+    for one, two in zip(counts[1], counts[2], strict=True):
         assert len(one) == len(two), counts      # nothing per layer
     step, fit, with_metric = counts[1]
     # train_on_batch and fit: the loss's per-block partial sums (one array of a few numbers);

@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from helpers import assert_close, kernel_cases, on
 
 import tinydl as td
 import tinydl.device
-from helpers import assert_close, kernel_cases, on
 from tinydl import ops
 
 CASES = kernel_cases("activations")

@@ -4,9 +4,9 @@ import re
 
 import numpy as np
 import pytest
+from helpers import assert_close, kernel_cases, on
 
 import tinydl as td
-from helpers import assert_close, kernel_cases, on
 from tinydl import device, ops
 from tinydl.kernels.cpu import attention as cpu_attention
 from tinydl.kernels.reference import attention as ref_attention
@@ -51,7 +51,7 @@ def test_every_version_matches_reference(dev, version, dtype, lead, L, S, E, Ev,
     for name, kw in _options(rng, lead, L, S, dtype).items():
         want = _run("reference", None, q, k, v, dout, **kw)
         got = _run(dev, version, q, k, v, dout, **kw)
-        for a, b in zip(got, want):
+        for a, b in zip(got, want, strict=True):
             assert a.dtype == np.dtype(dtype), name
             assert_close(a, b)
 
@@ -65,7 +65,7 @@ def test_chunked_and_blocked_paths(version, rng, monkeypatch):
     mask[1, 5] = False                     # a fully masked row inside a chunk
     for kw in ({}, {"is_causal": True}, {"attn_mask": mask, "dropout_p": 0.25, "seed": 9}):
         want = _run("reference", None, q, k, v, dout, **kw)
-        for a, b in zip(_run("cpu", version, q, k, v, dout, **kw), want):
+        for a, b in zip(_run("cpu", version, q, k, v, dout, **kw), want, strict=True):
             assert_close(a, b)
 
 
@@ -78,7 +78,7 @@ def test_non_contiguous_and_outliers(dev, version, rng):
     dout = rng.standard_normal((2, 9, 3))
     want = _run("reference", None, q, k, v, dout)
     got = _run(dev, version, q, k, v, dout)
-    for a, b in zip(got, want):
+    for a, b in zip(got, want, strict=True):
         assert np.all(np.isfinite(a))
         assert_close(a, b)
 
@@ -204,7 +204,7 @@ def test_torch_parity(dev, version, name, lead, L, S, E, Ev, kw, rng):
     with sdpa_kernel(SDPBackend.MATH):
         out = F.scaled_dot_product_attention(tq, tk, tv, **tkw)
     out.backward(torch.tensor(dout))
-    for a, t in zip(got, (out, tq.grad, tk.grad, tv.grad)):
+    for a, t in zip(got, (out, tq.grad, tk.grad, tv.grad), strict=True):
         np.testing.assert_allclose(a, t.detach().numpy(), rtol=1e-8, atol=1e-10)
 
 

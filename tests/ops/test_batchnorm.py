@@ -4,10 +4,10 @@ import re
 
 import numpy as np
 import pytest
+from helpers import TOL, assert_close, kernel_cases, on
 
 import tinydl as td
 import tinydl.device
-from helpers import TOL, assert_close, kernel_cases, on
 from tinydl import ops
 
 CASES = kernel_cases("batchnorm")
@@ -40,7 +40,7 @@ def _compare(dev, version, x, training, rng, dtype=np.float64):
         got = _pass(x, [p.astype(dtype) for p in params], dout, training)
     with on("reference"):
         want = _pass(x.astype(np.float64), [p.copy() for p in params], dout.astype(np.float64), training)
-    for name, g, e in zip(("out", "dx", "dgamma", "dbeta", "moving_mean", "moving_var"), got, want):
+    for name, g, e in zip(("out", "dx", "dgamma", "dbeta", "moving_mean", "moving_var"), got, want, strict=True):
         assert g.shape == e.shape and g.dtype == np.dtype(dtype), name
         assert_close(g, e.astype(dtype), dtype)
     return got
@@ -107,7 +107,7 @@ def test_views_equal_contiguous_copies(dev, version, rng):
     with on(dev, "batchnorm", version):
         a = _pass(x, [p.copy() for p in params], dout, True)
         b = _pass(np.ascontiguousarray(x), [p.copy() for p in params], dout, True)
-    for g, e in zip(a, b):
+    for g, e in zip(a, b, strict=True):
         np.testing.assert_array_equal(g, e)
 
 

@@ -4,10 +4,10 @@ import re
 
 import numpy as np
 import pytest
+from helpers import TOL, assert_close, kernel_cases, on
 
 import tinydl as td
 import tinydl.device
-from helpers import TOL, assert_close, kernel_cases, on
 from tinydl import ops
 
 CASES = kernel_cases("conv2d")
@@ -51,7 +51,7 @@ def _check_against_reference(dev, version, x, w, b, stride, padding, rng, dtype=
         got = _pass(x, w, b, dout, stride, padding)
     with on("reference"):
         want = _pass(*(None if a is None else a.astype(np.float64) for a in (x, w, b, dout)), stride, padding)
-    for name, g, e in zip(("out", "dx", "dw", "db"), got, want):
+    for name, g, e in zip(("out", "dx", "dw", "db"), got, want, strict=True):
         if e is None:
             assert g is None, name
             continue
@@ -106,7 +106,7 @@ def test_gradients_are_fresh_and_survive_the_next_call(dev, version, rng):
         first = _pass(x, w, b, dout, 1, 1)
         kept = [a.copy() for a in first]
         _pass(x * 3, w * 2, b, dout * 5, 1, 1)
-    for a, k in zip(first, kept):
+    for a, k in zip(first, kept, strict=True):
         np.testing.assert_array_equal(a, k)
     for g in first[1:]:
         assert not any(np.shares_memory(g, a) for a in (x, w, b, dout))
@@ -159,7 +159,7 @@ def test_views_equal_contiguous_copies(dev, version, rng):
     with on(dev, "conv2d", version):
         a = _pass(x, w, b, np.ones((2, 3, 6, 4)), 2, 1)
         c = _pass(*(np.ascontiguousarray(t) for t in (x, w, b)), np.ones((2, 3, 6, 4)), 2, 1)
-    for g, e in zip(a, c):
+    for g, e in zip(a, c, strict=True):
         np.testing.assert_array_equal(g, e)
 
 
@@ -197,7 +197,7 @@ def test_torch_parity_float64(seed):
     dout = rng.standard_normal(probe.shape)
     got = _pass(x, w, b, dout, stride, pad)
     want = _torch_conv(x, w, b, stride, pad, dout)
-    for g, e in zip(got, want):
+    for g, e in zip(got, want, strict=True):
         if e is None:
             assert g is None
         else:
@@ -216,7 +216,7 @@ def test_torch_parity_float32_cifar_sizes(C, F, H, stride, rng):
     dout = rng.standard_normal((4, F, OH, OH)).astype(np.float32)
     got = _pass(x, w, b, dout, stride, pad)
     want = _torch_conv(x, w, b, stride, pad, dout)
-    for g, e in zip(got, want):
+    for g, e in zip(got, want, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4 * np.abs(e).max())
 
 

@@ -3,10 +3,10 @@ conv2d's input gradient), finite differences, PyTorch parity with stride 2 and o
 bad input refused before any kernel."""
 import numpy as np
 import pytest
+from helpers import assert_close, kernel_cases, on
 
 import tinydl as td
 import tinydl.device
-from helpers import assert_close, kernel_cases, on
 from tinydl import ops
 
 CASES = kernel_cases("conv2d_transpose")
@@ -35,7 +35,7 @@ def test_matches_reference(dev, version, dtype, xs, ws, stride, padding, size, r
         got = _pass(x, w, b, stride, padding, size, np.random.default_rng(5))
     with on("reference"):
         want = _pass(x, w, b, stride, padding, size, np.random.default_rng(5))
-    for g, e in zip(got, want):
+    for g, e in zip(got, want, strict=True):
         assert g.dtype == dtype
         assert_close(g, e)
 
@@ -87,7 +87,7 @@ def test_torch_parity(dev, version, k, s, p, op, rng):
     t = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
     tout = torch.nn.functional.conv_transpose2d(*t, stride=s, padding=p, output_padding=op)
     tout.backward(torch.tensor(dout))
-    for got, want in zip((out, dx, dw, db), (tout.detach(), t[0].grad, t[1].grad, t[2].grad)):
+    for got, want in zip((out, dx, dw, db), (tout.detach(), t[0].grad, t[1].grad, t[2].grad), strict=True):
         np.testing.assert_allclose(td.device.to_numpy(got), want.numpy(), rtol=1e-11, atol=1e-12)
 
 

@@ -4,10 +4,10 @@ import re
 
 import numpy as np
 import pytest
+from helpers import assert_close, kernel_cases, on
 
 import tinydl as td
 import tinydl.device
-from helpers import assert_close, kernel_cases, on
 from tinydl import ops
 
 CASES = kernel_cases("dense")
@@ -31,7 +31,7 @@ def _compare(dev, version, x, w, b, dout):
         got = _pass(x, w, b, dout)
     with on("reference"):
         want = _pass(x, w, b, dout)
-    for name, g, e in zip(("out", "dx", "dw", "db"), got, want):
+    for name, g, e in zip(("out", "dx", "dw", "db"), got, want, strict=True):
         if e is None:
             assert g is None, name
             continue
@@ -102,7 +102,7 @@ def test_no_bias_equals_zero_bias(rng):
     with on("reference"):
         a = _pass(x, w, None, dout)
         z = _pass(x, w, np.zeros(3), dout)
-    for g, e in zip(a[:3], z[:3]):
+    for g, e in zip(a[:3], z[:3], strict=True):
         np.testing.assert_array_equal(g, e)
     assert a[3] is None
 

@@ -4,10 +4,10 @@ import re
 
 import numpy as np
 import pytest
+from helpers import assert_close, kernel_cases, on
 
 import tinydl as td
 import tinydl.device
-from helpers import assert_close, kernel_cases, on
 from tinydl import ops
 
 CASES = kernel_cases("depthwise_conv2d")
@@ -36,7 +36,7 @@ def test_matches_reference(dev, version, dtype, bias, xs, M, k, stride, padding,
         got = _pass(x, w, b, stride, padding, 3)
     with on("reference"):
         want = _pass(x, w, b, stride, padding, 3)
-    for g, e in zip(got, want):
+    for g, e in zip(got, want, strict=True):
         if e is None:
             assert g is None
         else:
@@ -80,7 +80,7 @@ def test_torch_parity(dev, version, M, stride, padding, rng):
     t = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
     tout = torch.nn.functional.conv2d(*t, stride=stride, padding=padding, groups=3)
     tout.backward(torch.tensor(dout))
-    for got, want in zip((out, dx, dw, db), (tout.detach(), t[0].grad, t[1].grad, t[2].grad)):
+    for got, want in zip((out, dx, dw, db), (tout.detach(), t[0].grad, t[1].grad, t[2].grad), strict=True):
         np.testing.assert_allclose(td.device.to_numpy(got), want.numpy(), rtol=1e-11, atol=1e-12)
 
 

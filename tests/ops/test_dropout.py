@@ -3,10 +3,10 @@ keeps about 1 - rate of the values scaled by 1/(1 - rate); identity in inference
 differences; bad input."""
 import numpy as np
 import pytest
+from helpers import kernel_cases, on
 
 import tinydl as td
 import tinydl.device
-from helpers import kernel_cases, on
 from tinydl import ops
 
 CASES = kernel_cases("dropout")

@@ -1,9 +1,9 @@
 """Elementwise helpers: every device against the reference, hand-worked values, bad input."""
 import numpy as np
 import pytest
+from helpers import assert_close, kernel_cases, on
 
 import tinydl.device
-from helpers import assert_close, kernel_cases, on
 from tinydl import ops
 
 CASES = kernel_cases("elementwise")

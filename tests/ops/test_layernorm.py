@@ -2,9 +2,9 @@
 values, PyTorch parity, bad input."""
 import numpy as np
 import pytest
+from helpers import assert_close, kernel_cases, on
 
 import tinydl as td
-from helpers import assert_close, kernel_cases, on
 from tinydl import device, ops
 from tinydl.kernels.cpu import layernorm as cpu_layernorm
 from tinydl.kernels.reference import layernorm as ref_layernorm
@@ -25,7 +25,7 @@ def test_matches_reference(dev, version, dtype, shape, rng):
     x = (rng.standard_normal(shape) * 3 + 5).astype(dtype)
     g, b = rng.standard_normal(shape[-1:]).astype(dtype), rng.standard_normal(shape[-1:]).astype(dtype)
     dout = rng.standard_normal(shape).astype(dtype)
-    for a, w in zip(_run(dev, version, x, g, b, dout), _run("reference", None, x, g, b, dout)):
+    for a, w in zip(_run(dev, version, x, g, b, dout), _run("reference", None, x, g, b, dout), strict=True):
         assert a.dtype == np.dtype(dtype)
         assert_close(a, w)
 
@@ -36,7 +36,7 @@ def test_non_contiguous_and_outliers(dev, version, rng):
     g, b = rng.standard_normal(10), rng.standard_normal(10)
     dout = rng.standard_normal((10, 6)).T
     got = _run(dev, version, x, g, b, dout)
-    for a, w in zip(got, _run("reference", None, x, g, b, dout)):
+    for a, w in zip(got, _run("reference", None, x, g, b, dout), strict=True):
         assert_close(a, w)
     # normalized rows have mean 0 and variance var/(var+eps) ~ 1
     out = _run(dev, version, x, np.ones(10), np.zeros(10), dout)[0]
@@ -73,7 +73,7 @@ def test_torch_parity(dev, version, rng):
     tx, tg, tb = (torch.tensor(a, requires_grad=True) for a in (x, g, b))
     out = torch.nn.functional.layer_norm(tx, (9,), tg, tb, eps=1e-5)
     out.backward(torch.tensor(dout))
-    for a, t in zip(got, (out, tx.grad, tg.grad, tb.grad)):
+    for a, t in zip(got, (out, tx.grad, tg.grad, tb.grad), strict=True):
         np.testing.assert_allclose(a, t.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 

@@ -2,10 +2,10 @@
 values, PyTorch parity (SGD, momentum, Nesterov, weight decay, Adam, AdamW), bad input."""
 import numpy as np
 import pytest
+from helpers import assert_close, kernel_cases, on
 
 import tinydl as td
 import tinydl.device
-from helpers import assert_close, kernel_cases, on
 from tinydl import ops
 
 CASES = kernel_cases("optim")
@@ -42,7 +42,7 @@ def test_sgd_matches_reference(dev, version, dtype, shape, kw, rng):
         got = _sgd_run(p0, grads, 0.1, kw)
     with on("reference"):
         want = _sgd_run(p0, grads, 0.1, kw)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         if w is not None:
             assert g.dtype == dtype
             assert_close(g, w)
@@ -59,7 +59,7 @@ def test_adam_matches_reference(dev, version, dtype, shape, kw, rng):
         got = _adam_run(p0, grads, 0.01, kw)
     with on("reference"):
         want = _adam_run(p0, grads, 0.01, kw)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert g.dtype == dtype
         assert_close(g, w)
 

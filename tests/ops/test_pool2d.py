@@ -4,10 +4,10 @@ import re
 
 import numpy as np
 import pytest
+from helpers import TOL, assert_close, kernel_cases, on
 
 import tinydl as td
 import tinydl.device
-from helpers import TOL, assert_close, kernel_cases, on
 from tinydl import ops
 
 CASES = kernel_cases("pool2d")
@@ -49,7 +49,7 @@ def _compare(dev, version, kind, x, kw, rng, dtype=np.float64):
         got = _pass(kind, x, dout, **kw)
     with on("reference"):
         want = _pass(kind, x.astype(np.float64), dout.astype(np.float64), **kw)
-    for g, e in zip(got, want):
+    for g, e in zip(got, want, strict=True):
         assert g.shape == e.shape and g.dtype == np.dtype(dtype)
         assert_close(g, e.astype(dtype), dtype)
     return got
@@ -138,7 +138,7 @@ def test_views_equal_contiguous_copies(dev, version, rng):
         for kind in ("max", "avg"):
             a = _pass(kind, x, np.ones((2, 3, 4, 2)), pool_size=2)
             b = _pass(kind, np.ascontiguousarray(x), np.ones((2, 3, 4, 2)), pool_size=2)
-            for g, e in zip(a, b):
+            for g, e in zip(a, b, strict=True):
                 np.testing.assert_array_equal(g, e)
 
 
@@ -178,7 +178,7 @@ def test_torch_parity_float64(kind, seed):
         probe, _ = KINDS[kind][0](x, **kw)
     dout = rng.standard_normal(probe.shape)
     got = _pass(kind, x, dout, **kw)
-    for g, e in zip(got, _torch_pool(kind, x, dout, **kw)):
+    for g, e in zip(got, _torch_pool(kind, x, dout, **kw), strict=True):
         np.testing.assert_allclose(g, e, **TOL[np.dtype(np.float64)])
 
 
@@ -194,7 +194,7 @@ def test_torch_parity_ties_and_cifar_float32(rng):
     x = rng.standard_normal((8, 64, 32, 32)).astype(np.float32)
     for kind in ("max", "avg"):
         got = _pass(kind, x, dout, pool_size=2, stride=2, padding=0)
-        for g, e in zip(got, _torch_pool(kind, x, dout, 2, 2, (0, 0, 0, 0))):
+        for g, e in zip(got, _torch_pool(kind, x, dout, 2, 2, (0, 0, 0, 0)), strict=True):
             np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-6)
 
 

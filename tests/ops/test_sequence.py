@@ -2,9 +2,9 @@
 finite differences, bad input."""
 import numpy as np
 import pytest
+from helpers import assert_close, kernel_cases, on
 
 import tinydl as td
-from helpers import assert_close, kernel_cases, on
 from tinydl import device, ops
 
 CASES = kernel_cases("sequence")
@@ -40,7 +40,7 @@ def test_matches_reference(dev, version, dtype, rng):
         dout = rng.standard_normal(shape).astype(dtype)
         want = _both(fwd, bwd, args, dout, "reference", None)
         got = _both(fwd, bwd, args, dout, dev, version)
-        for a, w in zip(got, want):
+        for a, w in zip(got, want, strict=True):
             assert a.dtype == np.dtype(dtype), fwd.__name__
             assert_close(a, w)
 

@@ -2,10 +2,10 @@
 PyTorch parity, bad input refused before any kernel."""
 import numpy as np
 import pytest
+from helpers import assert_close, kernel_cases, on
 
 import tinydl as td
 import tinydl.device
-from helpers import assert_close, kernel_cases, on
 from tinydl import ops
 
 CASES = kernel_cases("upsampling")

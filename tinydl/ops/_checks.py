@@ -4,7 +4,12 @@ import numpy as np
 
 from tinydl import device as _device
 from tinydl._validate import (  # noqa: F401  (re-exported for the op families)
-    conv_output_size, finite_float, is_int, pair, padding4, positive_int,
+    conv_output_size,
+    finite_float,
+    is_int,
+    padding4,
+    pair,
+    positive_int,
 )
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
