@@ -94,6 +94,13 @@ class schedules:  # noqa: N801 - namespace, as optimizers.schedules.* in Keras
     PiecewiseConstantDecay = PiecewiseConstantDecay
 
 
+def _params_device(params) -> str:
+    """'cuda' for weights on the GPU (a model moved with .to("cuda")), else the active device."""
+    if params and _device.is_device_array(params[0].value):
+        return "cuda"
+    return _device.get_device()
+
+
 def _device_of(p) -> str:
     return "cuda" if _device.is_device_array(p.value) else "cpu"
 
@@ -148,11 +155,12 @@ class Optimizer:
     def step(self, params) -> None:
         """Update every parameter in ``params`` that has a gradient, then count the step."""
         params = [p for p in params if p.grad is not None]
-        self._clip(params)
-        lr = self.current_learning_rate()
-        for p in params:
-            state = self._state.setdefault(id(p), {})
-            self._update(p, state, lr, self.iterations + 1)
+        with _device.using(_params_device(params)):     # the update runs where the weights live
+            self._clip(params)
+            lr = self.current_learning_rate()
+            for p in params:
+                state = self._state.setdefault(id(p), {})
+                self._update(p, state, lr, self.iterations + 1)
         self.iterations += 1
 
     def apply(self, grads, params) -> None:
