@@ -11,11 +11,74 @@ and without changing what a kernel computes:
   saves creating a Python thread per CUDA thread (about 0.1 ms each).
 - Python hands the interpreter between threads every 5 ms by default, so each simulated barrier
   costs milliseconds; a shorter switch interval makes them about ten times cheaper.
+
+And two races of the simulator are fixed here (tests/cuda/test_simulator.py); the short switch
+interval made both show up about once in a thousand tests:
+
+- a device function's module has its `cuda` global swapped for the simulated module when a thread
+  enters the function and swapped back when that thread leaves. With several threads of a block
+  inside at once, the first one out put the real module back under the others ("module
+  'numba.cuda' has no attribute 'syncthreads'"). Here the swap is counted: the module gets its
+  real `cuda` back when the last thread leaves.
+- cuda.shared.array looked up the block's array for that source line and created it if missing,
+  with no lock: two threads could each create one, and a block reduction then read a buffer the
+  other threads never wrote (a max of 1e195). Here the lookup and the creation hold a lock.
 """
 import os
 import sys
 import threading
 import types
+from contextlib import contextmanager
+
+
+def _count_the_module_swaps():
+    from numba import cuda
+    from numba.cuda.simulator import kernel as _sim
+
+    lock = threading.Lock()
+    inside = {}      # id(module globals) -> [threads inside, the real values to put back]
+
+    @contextmanager
+    def swapped_cuda_module(fn, fake_cuda_module):
+        globs = fn.__globals__
+        with lock:
+            entry = inside.setdefault(id(globs), [0, None])
+            if entry[0] == 0:
+                entry[1] = {k: v for k, v in globs.items() if v is cuda}
+                globs.update(dict.fromkeys(entry[1], fake_cuda_module))
+            entry[0] += 1
+        try:
+            yield
+        finally:
+            with lock:
+                entry[0] -= 1
+                if entry[0] == 0:
+                    globs.update(entry[1])
+                    del inside[id(globs)]
+
+    _sim.swapped_cuda_module = swapped_cuda_module
+
+
+def _lock_the_shared_arrays():
+    import numpy as np
+    from numba.cuda.simulator import kernelapi as _api
+
+    lock = threading.Lock()
+    dynamic = _api.FakeCUDAShared.array
+
+    def array(self, shape, dtype):
+        if shape == 0:                      # dynamic shared memory: one buffer, nothing to create
+            return dynamic(self, shape, dtype)
+        if isinstance(dtype, _api.types.Type):
+            dtype = _api.numpy_support.as_dtype(dtype)
+        caller = sys._getframe(1)           # a block's array is named by its source line
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with lock:
+            if key not in self._allocations:
+                self._allocations[key] = np.empty(shape, dtype)
+            return self._allocations[key]
+
+    _api.FakeCUDAShared.array = array
 
 
 def _speed_up_simulator():
@@ -75,6 +138,8 @@ def _speed_up_simulator():
 if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
     sys.setswitchinterval(1e-4)
     try:
+        _count_the_module_swaps()
+        _lock_the_shared_arrays()
         _speed_up_simulator()
     except ImportError:      # a numba(-cuda) whose simulator lives elsewhere: run it as it is
         pass
