@@ -14,6 +14,8 @@ The op pairs (add_forward ... concatenate_backward) are built from these, as the
 import numpy as np
 from numba import njit, prange
 
+from tinydl.kernels._merge_pairs import op_pairs as _op_pairs
+
 
 @njit(parallel=True, cache=True)
 def _multiply(a, b, out):
@@ -95,52 +97,5 @@ def split(x, outer, inners):
     return outs
 
 
-# ---- the op pairs (as kernels/reference/merge.py) ----------------------------------------------
-def add_forward(xs):
-    # xs: n arrays of one shape -> x_0 + x_1 + ..., n
-    out = _add(xs[0], xs[1])
-    for x in xs[2:]:
-        out = _add(out, x)
-    return out, len(xs)
-
-
-def add_backward(dout, cache):
-    return [scale(dout, 1.0) for _ in range(cache)]
-
-
-def average_forward(xs):
-    out, n = add_forward(xs)
-    return scale(out, 1.0 / n), n
-
-
-def average_backward(dout, cache):
-    return [scale(dout, 1.0 / cache) for _ in range(cache)]
-
-
-def multiply_forward(xs):
-    out = multiply(xs[0], xs[1])
-    for x in xs[2:]:
-        out = multiply(out, x)
-    return out, list(xs)
-
-
-def multiply_backward(dout, cache):
-    # dx_i = dout * (the product of every other input), multiplied left to right
-    grads = []
-    for i in range(len(cache)):
-        g = dout
-        for j, x in enumerate(cache):
-            if j != i:
-                g = multiply(g, x)
-        grads.append(g)
-    return grads
-
-
-def concatenate_forward(xs, outer):
-    # xs[i] -> out (outer, sum inner_i), (outer, inners)
-    return concat(xs, outer), (outer, [int(x.size) // outer for x in xs])
-
-
-def concatenate_backward(dout, cache):
-    outer, inners = cache
-    return split(dout, outer, inners)
+# ---- the op pairs: add_forward ... concatenate_backward, as on every device --------------------
+globals().update(_op_pairs(add=_add, multiply=multiply, scale=scale, concat=concat, split=split))

@@ -10,15 +10,17 @@ The merge layers (Add, Multiply, Average, Concatenate) combine several tensors i
 concat and split see every array as 2-D: ``outer`` is the product of the axes before the
 concatenation axis, ``inner_i`` the product of the rest, so one kernel serves every axis.
 
-The op pairs (tinydl/ops/merge.py) are built from them, the same on every device:
-
-    add_forward(xs)          -> sum, n                 add_backward(dout, n)       -> [dout] * n (copies)
-    average_forward(xs)      -> sum / n, n             average_backward(dout, n)   -> [dout / n] * n
-    multiply_forward(xs)     -> product, xs            multiply_backward(dout, xs) -> [dout * prod_{j != i} x_j]
-    concatenate_forward(xs, outer) -> (outer, sum inner_i), (outer, inners)
-    concatenate_backward(dout, (outer, inners))        -> split(dout, outer, inners)
+The op pairs that tinydl/ops/merge.py runs (add_forward ... concatenate_backward) are built from
+these primitives by kernels/_merge_pairs.py, the same on every device.
 """
 import numpy as np
+
+from tinydl.kernels._merge_pairs import op_pairs as _op_pairs
+
+
+def _add(a, b):
+    # a, b (...) same shape -> a + b
+    return a + b
 
 
 def multiply(a, b):
@@ -43,52 +45,5 @@ def split(x, outer, inners):
     return [x2[:, offsets[i]:offsets[i + 1]].copy() for i in range(len(inners))]
 
 
-# ---- the op pairs --------------------------------------------------------------------------------
-def add_forward(xs):
-    # xs: n arrays of one shape -> x_0 + x_1 + ..., n
-    out = xs[0] + xs[1]
-    for x in xs[2:]:
-        out = out + x
-    return out, len(xs)
-
-
-def add_backward(dout, cache):
-    return [scale(dout, 1.0) for _ in range(cache)]
-
-
-def average_forward(xs):
-    out, n = add_forward(xs)
-    return scale(out, 1.0 / n), n
-
-
-def average_backward(dout, cache):
-    return [scale(dout, 1.0 / cache) for _ in range(cache)]
-
-
-def multiply_forward(xs):
-    out = multiply(xs[0], xs[1])
-    for x in xs[2:]:
-        out = multiply(out, x)
-    return out, list(xs)
-
-
-def multiply_backward(dout, cache):
-    # dx_i = dout * (the product of every other input), multiplied left to right
-    grads = []
-    for i in range(len(cache)):
-        g = dout
-        for j, x in enumerate(cache):
-            if j != i:
-                g = multiply(g, x)
-        grads.append(g)
-    return grads
-
-
-def concatenate_forward(xs, outer):
-    # xs[i] (..., inner_i after the axis) -> out (outer, sum inner_i), (outer, inners)
-    return concat(xs, outer), (outer, [int(x.size) // outer for x in xs])
-
-
-def concatenate_backward(dout, cache):
-    outer, inners = cache
-    return split(dout, outer, inners)
+# ---- the op pairs: add_forward ... concatenate_backward, as on every device --------------------
+globals().update(_op_pairs(add=_add, multiply=multiply, scale=scale, concat=concat, split=split))

@@ -25,7 +25,7 @@ from numba import cuda  # noqa: E402
 from numba.cuda.simulator import kernel as _sim  # noqa: E402
 from numba.cuda.simulator.kernelapi import FakeCUDAModule, FakeCUDAShared  # noqa: E402
 
-from kernels.cuda._reduce import RTPB, block_max, block_sum  # noqa: E402
+from tinydl.kernels.cuda._reduce import RTPB, block_max, block_sum  # noqa: E402
 
 
 @cuda.jit
