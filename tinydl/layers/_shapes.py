@@ -41,6 +41,13 @@ def nchw_hint(input_shape) -> str:
     return NCHW_HINT
 
 
+def check_image_input(owner: str, input_shape) -> None:
+    """Refuse a per-sample input that is not (C, H, W), with the channels-first hint."""
+    if len(input_shape) != 3:
+        raise ValueError(f"{owner}: expected input (C, H, W) per sample; received input_shape "
+                         f"{tuple(input_shape)}. {nchw_hint(input_shape)}")
+
+
 def check_output_shape(owner: str, input_shape, output_shape) -> tuple:
     """``output_shape`` as a tuple of ints, or ValueError when an axis would be <= 0."""
     out = tuple(int(d) for d in output_shape)

@@ -26,9 +26,7 @@ def check_padding(padding, owner):
 def window_output_shape(owner, input_shape, channels, window, strides, padding):
     """(channels, OH, OW) of a conv or pooling window over a (C, H, W) input (channels None:
     the input's C); raises, with the channels-first hint, when an axis would be <= 0."""
-    if len(input_shape) != 3:
-        raise ValueError(f"{owner}: expected input (C, H, W) per sample; received input_shape "
-                         f"{tuple(input_shape)}. {_shapes.nchw_hint(input_shape)}")
+    _shapes.check_image_input(owner, input_shape)
     C, H, W = input_shape
     pt, pb, pl, pr = explicit_padding(padding, (H, W), window, strides)
     oh = conv_output_size(H, window[0], strides[0], pt, pb)

@@ -1,6 +1,7 @@
 """Conv2DTranspose: the transposed convolution, which is Conv2D's input gradient as a layer."""
 from tinydl import initializers, ops
 from tinydl._validate import pair, positive_int
+from tinydl.layers import _shapes
 from tinydl.layers.activations import WithActivation, get_activation
 from tinydl.layers.base import Layer
 from tinydl.layers.conv import explicit_padding
@@ -51,9 +52,7 @@ class Conv2DTranspose(WithActivation, Layer):
 
     def build(self, input_shape):
         # input_shape (C, H, W) -> W (C, filters, kh, kw), b (filters,)
-        if len(input_shape) != 3:
-            raise ValueError(f"{self.name}: expected input (C, H, W) per sample; "
-                             f"received input_shape {tuple(input_shape)}")
+        _shapes.check_image_input(self.name, input_shape)
         self.in_channels = input_shape[0]
         self.kernel = self.add_weight(
             "kernel", (self.in_channels, self.filters) + self.kernel_size, self.kernel_initializer)

@@ -1,6 +1,7 @@
 """DepthwiseConv2D and SeparableConv2D (depthwise, then a 1x1 pointwise Conv2D)."""
 from tinydl import initializers, ops
 from tinydl._validate import pair, positive_int
+from tinydl.layers import _shapes
 from tinydl.layers.activations import WithActivation, get_activation
 from tinydl.layers.base import Layer
 from tinydl.layers.conv import explicit_padding
@@ -54,9 +55,7 @@ class DepthwiseConv2D(WithActivation, Layer):
 
     def build(self, input_shape):
         # input_shape (C, H, W) -> W (C*M, 1, kh, kw), b (C*M,)
-        if len(input_shape) != 3:
-            raise ValueError(f"{self.name}: expected input (C, H, W) per sample; "
-                             f"received input_shape {tuple(input_shape)}")
+        _shapes.check_image_input(self.name, input_shape)
         self.in_channels = input_shape[0]
         cm = self.in_channels * self.depth_multiplier
         init = _depthwise_init(self.depthwise_initializer, self.in_channels, self.depth_multiplier,
@@ -120,9 +119,7 @@ class SeparableConv2D(WithActivation, Layer):
         self._caches = None
 
     def build(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(f"{self.name}: expected input (C, H, W) per sample; "
-                             f"received input_shape {tuple(input_shape)}")
+        _shapes.check_image_input(self.name, input_shape)
         self.in_channels = input_shape[0]
         cm = self.in_channels * self.depth_multiplier
         init = _depthwise_init(self.depthwise_initializer, self.in_channels, self.depth_multiplier,

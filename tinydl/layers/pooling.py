@@ -63,9 +63,7 @@ class GlobalAveragePooling2D(Layer):
         return ops.global_avgpool2d_backward(dout, self._cache)
 
     def build(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(f"{self.name}: expected input (C, H, W) per sample; received input_shape "
-                             f"{tuple(input_shape)}. {_shapes.nchw_hint(input_shape)}")
+        _shapes.check_image_input(self.name, input_shape)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],)
