@@ -31,6 +31,9 @@ import threading
 import numpy as np
 from numba import njit, prange
 
+from tinydl.kernels.cpu._conv_common import out_size, sum_db
+from tinydl.kernels.cpu._conv_common import valid_range as _valid_range
+
 CHUNK_COLUMNS = 4096     # output pixels per chunk of images (at least one image)
 MIN_PIXELS = 256         # v7 from 16x16 outputs per image up; below, v5 (one GEMM per chunk)
 DIRECT_MAX_TAPS = 27     # v8's direct kernel up to C*KH*KW taps (3 channels of 3x3)
@@ -56,19 +59,6 @@ def chunks(N, P):
     return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
-@njit(cache=True)
-def _valid_range(n_out, stride, offset, size):
-    # the outputs j in [j0, j1) whose input index j*stride + offset lies inside [0, size)
-    j0 = 0
-    while j0 < n_out and j0 * stride + offset < 0:
-        j0 += 1
-    j1 = n_out
-    while j1 > j0 and (j1 - 1) * stride + offset >= size:
-        j1 -= 1
-    return j0, j1
-
-
-# -- v7: per-image im2col, GEMMs into NCHW ------------------------------------------------------
 @njit(parallel=True, cache=True)
 def im2col_images(x, KH, KW, sh, sw, pt, pl, OH, OW, cols):
     # x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW): cols[n, (c, p, q), (i, j)] = x[n, c, i*sh+p-pt, j*sw+q-pl]
@@ -156,26 +146,6 @@ def _backward_images(d, w2, cols, dw, tmp):
         np.dot(d[n], cols[n].T, tmp)
         dw += tmp
         np.dot(w2.T, d[n], cols[n])
-
-
-@njit(parallel=True, cache=True)
-def sum_db(d):
-    # d (N, F, P) -> db (F,), summed in float64
-    N, F, P = d.shape
-    db = np.empty(F, dtype=d.dtype)
-    for f in prange(F):
-        acc = 0.0
-        for n in range(N):
-            for k in range(P):
-                acc += d[n, f, k]
-        db[f] = acc
-    return db
-
-
-def out_size(x_shape, w_shape, stride, padding):
-    _, _, H, W = x_shape
-    _, _, KH, KW = w_shape
-    return (H + padding[0] + padding[1] - KH) // stride[0] + 1, (W + padding[2] + padding[3] - KW) // stride[1] + 1
 
 
 def forward_v7(x, w, b, stride, padding):

@@ -9,17 +9,7 @@ col2im is the adjoint: it adds each column entry back onto the input position it
 """
 from numba import njit, prange
 
-
-@njit(cache=True)
-def _valid_range(n_out, stride, offset, size):
-    # the outputs j in [j0, j1) whose input index j*stride + offset lies inside [0, size)
-    j0 = 0
-    while j0 < n_out and j0 * stride + offset < 0:
-        j0 += 1
-    j1 = n_out
-    while j1 > j0 and (j1 - 1) * stride + offset >= size:
-        j1 -= 1
-    return j0, j1
+from tinydl.kernels.cpu._conv_common import valid_range as _valid_range
 
 
 @njit(parallel=True, cache=True)

@@ -76,16 +76,9 @@ from numba import njit, prange
 from tinydl.kernels._versions import active
 from tinydl.kernels.cpu import _conv_nchw, _winograd
 from tinydl.kernels.cpu._blas import gemm, gemm_into
+from tinydl.kernels.cpu._conv_common import out_size as _out_size
+from tinydl.kernels.cpu._conv_common import sum_db as _sum_db
 from tinydl.kernels.cpu._im2col import col2im, im2col
-
-
-def _out_size(x_shape, w_shape, stride, padding):
-    # (OH, OW) of a convolution; ops has checked the kernel fits the padded input
-    _, _, H, W = x_shape
-    _, _, KH, KW = w_shape
-    sh, sw = stride
-    pt, pb, pl, pr = padding
-    return (H + pt + pb - KH) // sh + 1, (W + pl + pr - KW) // sw + 1
 
 
 def _bias_or_zeros(b, w):
@@ -260,20 +253,6 @@ def _add_bias(out, b):
         f = t % F
         for k in range(P):
             out[n, f, k] += b[f]
-
-
-@njit(parallel=True, cache=True)
-def _sum_db(dout):
-    # dout (N, F, P) -> db (F,)
-    N, F, P = dout.shape
-    db = np.empty(F, dtype=dout.dtype)
-    for f in prange(F):
-        acc = 0.0
-        for n in range(N):
-            for k in range(P):
-                acc += dout[n, f, k]
-        db[f] = acc
-    return db
 
 
 def conv2d_forward_v3(x, w, b, stride, padding):

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinydl.kernels.cpu._blas import gemm, gemm_into
+from tinydl.kernels.cpu._conv_common import sum_db as _sum_db
 from tinydl.kernels.cpu._im2col import col2im, im2col
 
 
@@ -29,20 +30,6 @@ def _add_bias(out, b):
         f = t % F
         for k in range(P):
             out[t // F, f, k] += b[f]
-
-
-@njit(parallel=True, cache=True)
-def _sum_db(d3):
-    # d3 (N, F, P) -> (F,), accumulated in float64
-    N, F, P = d3.shape
-    db = np.empty(F, dtype=d3.dtype)
-    for f in prange(F):
-        acc = 0.0
-        for n in range(N):
-            for k in range(P):
-                acc += d3[n, f, k]
-        db[f] = acc
-    return db
 
 
 def conv2d_transpose_forward(x, w, b, stride, padding, output_size):

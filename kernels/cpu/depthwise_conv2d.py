@@ -28,13 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinydl.kernels._versions import active
-
-
-def _out_size(x_shape, w_shape, stride, padding):
-    _, _, H, W = x_shape
-    _, _, KH, KW = w_shape
-    pt, pb, pl, pr = padding
-    return (H + pt + pb - KH) // stride[0] + 1, (W + pl + pr - KW) // stride[1] + 1
+from tinydl.kernels.cpu._conv_common import out_size as _out_size
 
 
 def _bias_or_zeros(b, w):
