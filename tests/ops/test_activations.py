@@ -15,7 +15,15 @@ DTYPES = [np.float32, np.float64]
 # (name, forward kwargs)
 ACTS = [("relu", {}), ("leaky_relu", {}), ("leaky_relu", {"negative_slope": 0.01}), ("sigmoid", {}),
         ("tanh", {}), ("gelu", {}), ("softmax", {}), ("softmax", {"axis": 0}), ("softmax", {"axis": 1})]
-IDS = [n + "".join(f"-{k}={v}" for k, v in kw.items()) for n, kw in ACTS]
+# the Keras-surface ones: tests/ops/test_activations_keras.py has the rest of their tests
+MORE_ACTS = [("silu", {}), ("elu", {}), ("elu", {"alpha": 0.5}), ("selu", {}), ("softplus", {})]
+
+
+def _ids(acts):
+    return [n + "".join(f"-{k}={v}" for k, v in kw.items()) for n, kw in acts]
+
+
+IDS = _ids(ACTS)
 
 
 def _pass(name, x, dout, kw):
@@ -26,7 +34,7 @@ def _pass(name, x, dout, kw):
 @pytest.mark.parametrize("dev,version", CASES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(1, 7), (33, 13), (2, 3, 5)])
-@pytest.mark.parametrize("name,kw", ACTS, ids=IDS)
+@pytest.mark.parametrize("name,kw", ACTS + MORE_ACTS, ids=_ids(ACTS + MORE_ACTS))
 def test_matches_reference(dev, version, dtype, shape, name, kw, rng):
     x = (rng.standard_normal(shape) * 3).astype(dtype)
     dout = rng.standard_normal(shape).astype(dtype)
