@@ -79,7 +79,7 @@ def test_every_thread_of_a_block_gets_the_same_shared_array():
 
 def test_device_functions_with_barriers_in_every_thread_of_many_launches():
     x = np.arange(8 * RTPB, dtype=np.float64).reshape(8, RTPB)
-    for _ in range(20):
+    for _ in range(5):
         out = np.zeros((8, 2))
         _two_reductions[8, RTPB](x, out)
         np.testing.assert_array_equal(out[:, 0], x.max(axis=1))
