@@ -1,10 +1,15 @@
 import inspect
+import os
 import re
 
 import numpy as np
 import pytest
 
-import tinydl as td
+if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+    import cuda_simulator
+    cuda_simulator.install()
+
+import tinydl as td  # noqa: E402
 
 _TORCH = 'importorskip("torch")'
 
