@@ -122,3 +122,52 @@ def test_after_an_overflow_fit_says_what_is_true_about_the_weights():
     with pytest.raises(ValueError, match="update was skipped and every weight is still finite"):
         model.fit(x, y, batch_size=32, epochs=1, verbose=0)
     assert _nonfinite(model) == 0
+
+
+def _frozen_bn(C=3):
+    bn = layers.BatchNormalization()
+    bn._ensure_built((C,), np.float64)
+    bn.moving_mean.value[...] = [1.0, -2.0, 0.5]
+    bn.moving_variance.value[...] = [4.0, 0.25, 1.0]
+    bn.gamma.value[...] = [2.0, 1.0, -1.0]
+    bn.beta.value[...] = [0.0, 1.0, 3.0]
+    bn.trainable = False
+    return bn
+
+
+def test_a_frozen_batch_norm_uses_and_keeps_its_moving_statistics_in_training():
+    bn = _frozen_bn()
+    x = np.array([[3.0, -2.0, 0.5], [1.0, -1.0, 2.5]])
+    # inference: gamma (x - moving_mean) / sqrt(moving_var + eps) + beta, worked by hand with eps
+    eps = bn.epsilon
+    want = np.array([2.0, 1.0, -1.0]) * (x - [1.0, -2.0, 0.5]) / np.sqrt(np.array([4.0, 0.25, 1.0]) + eps) \
+        + [0.0, 1.0, 3.0]
+    out = bn(x, training=True)
+    np.testing.assert_allclose(out, want, rtol=1e-12)
+    np.testing.assert_array_equal(bn.moving_mean.value, [1.0, -2.0, 0.5])
+    np.testing.assert_array_equal(bn.moving_variance.value, [4.0, 0.25, 1.0])
+    # backward is the inference map's: dx = dout * gamma / sqrt(moving_var + eps)
+    dout = np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 1.0]])
+    dx = bn.backward(dout)
+    np.testing.assert_allclose(dx, dout * np.array([2.0, 1.0, -1.0]) / np.sqrt(np.array([4.0, 0.25, 1.0]) + eps),
+                               rtol=1e-12)
+    bn.trainable = True                                   # unfrozen: batch statistics again
+    out = bn(x, training=True)
+    np.testing.assert_allclose(out.mean(axis=0), [0.0, 1.0, 3.0], atol=1e-12)
+
+
+def test_freezing_a_model_freezes_the_layers_inside_and_its_batch_norm_stops_moving():
+    x, y = digits_like(128, seed=1)
+    inner = td.Sequential([layers.Input((64,)), layers.Dense(16), layers.BatchNormalization()])
+    model = td.Sequential([layers.Input((64,)), inner, layers.Dense(10)])
+    inner.trainable = False
+    assert [layer.trainable for layer in inner.layers] == [False, False]
+    moving = [w.copy() for w in inner.layers[1].get_weights()[2:]]
+    model.compile(optimizer=optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    for w0, w1 in zip(moving, inner.layers[1].get_weights()[2:], strict=True):
+        np.testing.assert_array_equal(w0, w1)
+    inner.trainable = True
+    assert [layer.trainable for layer in inner.layers] == [True, True]
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert not np.array_equal(moving[0], inner.layers[1].get_weights()[2])

@@ -265,8 +265,15 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value):
-        """False freezes the layer: its weights move to non_trainable_weights."""
+        """False freezes the layer and every layer inside it, as in Keras 3: their weights move to
+        non_trainable_weights, and a BatchNormalization among them runs in inference mode."""
         self._trainable = bool(value)
+        for layer in self._child_layers():
+            layer.trainable = value
+
+    def _child_layers(self) -> list["Layer"]:
+        """The layers inside this one (none while it is being constructed)."""
+        return list(self.__dict__.get("_sublayers", ()))
 
     @property
     def weights(self) -> list[Parameter]:

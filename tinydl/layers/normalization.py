@@ -8,7 +8,9 @@ class BatchNormalization(Layer):
     """Normalize per channel (axis 1 of (N, C, H, W)) or per feature (last axis of (N, C)).
 
     Training: batch mean and biased batch variance; the moving statistics follow
-    moving = momentum * moving + (1 - momentum) * batch. Inference uses the moving statistics.
+    moving = momentum * moving + (1 - momentum) * batch. Inference uses the moving statistics,
+    and so does a frozen layer (trainable=False) in training, as in Keras 3: fine-tuning a model
+    around a frozen one neither uses nor changes its batch statistics.
     Weights: [gamma, beta, moving_mean, moving_variance], the last two non-trainable.
 
     Data-parallel training (tinydl.distributed): by default each rank normalizes with the
@@ -40,6 +42,7 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight("moving_variance", C, "ones", trainable=False)
 
     def call(self, x, training=False):
+        training = bool(training) and self.trainable
         forward, self._backward_op = self._ops(training)
         out, self._cache = forward(
             x, self.gamma.value, self.beta.value, self.moving_mean.value,

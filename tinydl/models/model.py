@@ -97,6 +97,9 @@ class Model(Trainer, Layer):
             return out
         return list(self._tracked)
 
+    def _child_layers(self):
+        return self.layers if "_graph" in self.__dict__ else []
+
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` (or at ``index`` of model.layers)."""
         layers = self.layers
