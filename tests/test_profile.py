@@ -59,6 +59,23 @@ def test_torch_columns_beside_tinydl(rng):
     assert "torch_fwd_ms" in rows[0] and "torch_bwd_ms" in rows[2]
 
 
+@pytest.mark.torch
+def test_torch_columns_with_the_loss_and_optimizer_rows(rng):
+    # with y the table ends in a loss row and an optimizer row, which have no torch twin
+    pytest.importorskip("torch")
+    m = _model()
+    x = rng.standard_normal((4, 2, 6, 6)).astype(np.float32)
+    rows = m.profile(x, rng.integers(0, 3, 4), repeat=1, print_fn=None)
+    assert [r["layer"] for r in rows[-2:]] == ["loss", "optimizer"]
+    assert "torch_fwd_ms" in rows[0] and "torch_fwd_ms" not in rows[-1]
+
+
+def test_profile_command_with_torch(capsys):
+    pytest.importorskip("torch")
+    assert main(["profile", "--model", "small-cnn", "--batch-size", "2", "--repeat", "1"]) == 0
+    assert "torch" in capsys.readouterr().out
+
+
 def test_profile_command(capsys):
     assert main(["profile", "--model", "small-cnn", "--batch-size", "2", "--repeat", "1", "--no-torch"]) == 0
     out = capsys.readouterr().out

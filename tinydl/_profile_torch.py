@@ -63,14 +63,16 @@ def _time(torch, module, x, repeat, clock):
 
 
 def add_torch_columns(model, xs, rows, repeat, clock):
-    """Add torch_fwd_ms / torch_bwd_ms to each row whose layer has a twin (rows follow model.layers)."""
+    """Add torch_fwd_ms / torch_bwd_ms to each row whose layer has a twin (rows start with
+    model.layers' rows)."""
     try:
         import numba
         import torch
     except ImportError:
         return
     torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    for layer, x, row in zip(model.layers, xs, rows, strict=True):
+    layer_rows = rows[:len(model.layers)]          # the loss and optimizer rows come after
+    for layer, x, row in zip(model.layers, xs, layer_rows, strict=True):
         x = _device.to_numpy(x)
         module = twin(layer, tuple(x.shape[1:]))
         if module is None or x.dtype != np.float32:
