@@ -21,15 +21,20 @@ devices only where a primitive rounds differently.
 """
 
 
+def _fold(op, xs):
+    # op(...op(op(x_0, x_1), x_2)..., x_n-1): left to right, as every device does it
+    out = op(xs[0], xs[1])
+    for x in xs[2:]:
+        out = op(out, x)
+    return out
+
+
 def op_pairs(add, multiply, scale, concat, split):
     """The eight merge op functions, by name, built from one device's primitives."""
 
     def add_forward(xs):
         # xs: n arrays of one shape -> x_0 + x_1 + ..., n
-        out = add(xs[0], xs[1])
-        for x in xs[2:]:
-            out = add(out, x)
-        return out, len(xs)
+        return _fold(add, xs), len(xs)
 
     def add_backward(dout, cache):
         return [scale(dout, 1.0) for _ in range(cache)]
@@ -42,10 +47,8 @@ def op_pairs(add, multiply, scale, concat, split):
         return [scale(dout, 1.0 / cache) for _ in range(cache)]
 
     def multiply_forward(xs):
-        out = multiply(xs[0], xs[1])
-        for x in xs[2:]:
-            out = multiply(out, x)
-        return out, list(xs)
+        # xs -> x_0 * x_1 * ..., the inputs (for the backward)
+        return _fold(multiply, xs), list(xs)
 
     def multiply_backward(dout, cache):
         # dx_i = dout * (the product of every other input), multiplied left to right
