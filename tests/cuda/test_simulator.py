@@ -1,4 +1,4 @@
-"""The simulator itself, as tests/cuda/conftest.py runs it, without its two races: a device
+"""The simulator itself, as tests/cuda_simulator.py runs it, without its two races: a device
 function from another module that meets the block at cuda.syncthreads() sees the simulated cuda
 module in every thread, and every thread of a block gets the same shared array.
 
