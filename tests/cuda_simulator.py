@@ -130,44 +130,66 @@ _THREAD_ATTRIBUTES = ("threadIdx", "blockIdx", "thread_id", "_manager", "syncthr
                       "syncthreads_count", "syncthreads_and", "syncthreads_or")
 
 
-def _run_as_greenlets(manager, greenlet, grid_point, *args):
-    """One block, each CUDA thread a greenlet: round after round, every live thread runs to its
-    next cuda.syncthreads() (which switches back here) or to its end."""
-    import numpy as np
-    from numba.cuda.simulator import kernel as _sim
+@contextmanager
+def _posing_as_the_block(manager, grid_point):
+    """The calling thread stands in for each CUDA thread of one block in turn: it gets the
+    attributes the simulated cuda module asks of "the current thread" (kernelapi.FakeCUDAModule),
+    and its own back afterwards."""
     from numba.cuda.simulator.kernelapi import Dim3
 
-    me, here = threading.current_thread(), greenlet.getcurrent()
+    me = threading.current_thread()
     saved = {k: me.__dict__[k] for k in _THREAD_ATTRIBUTES if k in me.__dict__}
-    # what the simulated cuda module asks of "the current thread" (kernelapi.FakeCUDAModule)
     me.blockIdx, me._manager = Dim3(*grid_point), manager
-    me.syncthreads = here.switch
-    for name in ("syncthreads_count", "syncthreads_and", "syncthreads_or"):
-        setattr(me, name, types.MethodType(getattr(_sim.BlockThread, name), me))
-    points = list(np.ndindex(*manager._block_dim))
     bx, by, _ = manager._block_dim
-    threads = {point: greenlet.greenlet(lambda: manager._f(*args), parent=here) for point in points}
+
+    def as_thread(point, run):
+        # run() as CUDA thread `point` of the block, its error named by thread and block
+        me.threadIdx = Dim3(*point)
+        me.thread_id = point[0] + bx * (point[1] + by * point[2])
+        try:
+            run()
+        except Exception as e:
+            raise type(e)(f"tid={list(point)} ctaid={list(grid_point)}: {e}") from e
+
     try:
-        while threads:
-            for point in list(threads):
-                me.threadIdx = Dim3(*point)
-                me.thread_id = point[0] + bx * (point[1] + by * point[2])
-                try:
-                    threads[point].switch()
-                except Exception as e:
-                    raise type(e)(f"tid={list(point)} ctaid={list(grid_point)}: {e}") from e
-                if threads[point].dead:
-                    del threads[point]
+        yield me, as_thread
     finally:
         for k in _THREAD_ATTRIBUTES:
             me.__dict__.pop(k, None)
         me.__dict__.update(saved)
 
 
-def _speed_up_simulator():
+def _run_one_after_another(manager, grid_point, *args):
+    """One block of a barrier-free kernel: its threads one after another, here."""
+    import numpy as np
+
+    with _posing_as_the_block(manager, grid_point) as (_, as_thread):
+        for point in np.ndindex(*manager._block_dim):
+            as_thread(point, lambda: manager._f(*args))
+
+
+def _run_as_greenlets(manager, greenlet, grid_point, *args):
+    """One block, each CUDA thread a greenlet: round after round, every live thread runs to its
+    next cuda.syncthreads() (which switches back here) or to its end."""
     import numpy as np
     from numba.cuda.simulator import kernel as _sim
-    from numba.cuda.simulator.kernelapi import Dim3
+
+    here = greenlet.getcurrent()
+    with _posing_as_the_block(manager, grid_point) as (me, as_thread):
+        me.syncthreads = here.switch
+        for name in ("syncthreads_count", "syncthreads_and", "syncthreads_or"):
+            setattr(me, name, types.MethodType(getattr(_sim.BlockThread, name), me))
+        threads = {point: greenlet.greenlet(lambda: manager._f(*args), parent=here)
+                   for point in np.ndindex(*manager._block_dim)}
+        while threads:
+            for point in list(threads):
+                as_thread(point, threads[point].switch)
+                if threads[point].dead:
+                    del threads[point]
+
+
+def _speed_up_simulator():
+    from numba.cuda.simulator import kernel as _sim
 
     _barrier_free = {}
 
@@ -204,22 +226,7 @@ def _speed_up_simulator():
             if greenlet is None:
                 return _original_run(self, grid_point, *args)
             return _run_as_greenlets(self, greenlet, grid_point, *args)
-        me = threading.current_thread()
-        saved = {k: me.__dict__[k] for k in ("threadIdx", "blockIdx", "thread_id") if k in me.__dict__}
-        me.blockIdx = Dim3(*grid_point)
-        bx, by, _ = self._block_dim
-        try:
-            for point in np.ndindex(*self._block_dim):
-                me.threadIdx = Dim3(*point)
-                me.thread_id = point[0] + bx * (point[1] + by * point[2])
-                try:
-                    fn(*args)
-                except Exception as e:
-                    raise type(e)(f"tid={list(point)} ctaid={list(grid_point)}: {e}") from e
-        finally:
-            for k in ("threadIdx", "blockIdx", "thread_id"):
-                me.__dict__.pop(k, None)
-            me.__dict__.update(saved)
+        return _run_one_after_another(self, grid_point, *args)
 
     _sim.BlockManager.run = _run
 
