@@ -6,7 +6,7 @@
 """
 import os as _os
 
-from tinydl import _threads
+from tinydl import _malloc, _threads
 
 # kernels/ and datasets/ sit beside tinydl/ in the repository and install as tinydl.kernels and
 # tinydl.datasets. Run from a source checkout (`python -m tinydl` in the repository root puts the
@@ -19,6 +19,7 @@ if _os.path.isfile(_os.path.join(_root, "kernels", "_versions.py")) and \
 # before any kernel module loads Numba's thread pool: see tinydl/_threads.py
 THREADING = _threads.configure()
 _threads.configure_blas()
+MALLOC = _malloc.configure()   # large temporaries reused, not re-faulted: tinydl/_malloc.py
 
 from tinydl import (  # noqa: E402  (after the thread setup above)
     callbacks,
