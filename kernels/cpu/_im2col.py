@@ -32,8 +32,14 @@ def im2col(x, KH, KW, sh, sw, pt, pl, OH, OW, cols):
                     continue
                 for j in range(j0):
                     cols[r, o + j] = 0.0
-                for j in range(j0, j1):
-                    cols[r, o + j] = x[n, c, h, j * sw + q - pl]
+                if sw == 1:
+                    a = cols[r, o + j0:o + j1]          # slices indexed from 0: no negative-index
+                    b = x[n, c, h, j0 + q - pl:j1 + q - pl]   # wraparound test, so it vectorizes
+                    for j in range(j1 - j0):
+                        a[j] = b[j]
+                else:
+                    for j in range(j0, j1):
+                        cols[r, o + j] = x[n, c, h, j * sw + q - pl]
                 for j in range(j1, OW):
                     cols[r, o + j] = 0.0
 
@@ -55,5 +61,11 @@ def col2im(cols, KH, KW, sh, sw, pt, pl, OH, OW, dx):
                     if h < 0 or h >= H:
                         continue
                     o = n * P + i * OW
-                    for j in range(j0, j1):
-                        dx[n, c, h, j * sw + q - pl] += cols[r, o + j]
+                    if sw == 1:
+                        a = dx[n, c, h, j0 + q - pl:j1 + q - pl]
+                        b = cols[r, o + j0:o + j1]
+                        for j in range(j1 - j0):
+                            a[j] += b[j]
+                    else:
+                        for j in range(j0, j1):
+                            dx[n, c, h, j * sw + q - pl] += cols[r, o + j]
