@@ -78,6 +78,24 @@ def swapped_in(state):
                     obj.__dict__[k] = now[k]
 
 
+# ---- input gradients nobody needs -------------------------------------------------------------
+def input_grad_needed(layer) -> bool:
+    """False while ``layer``'s backward runs for a call whose input gradient nobody needs (the
+    model's data in a training step): the layer may then return None instead of computing dx.
+    Only the layer the replay called is told, not the layers its own backward calls."""
+    return getattr(_local, "no_input_grad", None) is not layer
+
+
+@contextmanager
+def _without_input_grad(layer):
+    before = getattr(_local, "no_input_grad", None)
+    _local.no_input_grad = layer
+    try:
+        yield
+    finally:
+        _local.no_input_grad = before
+
+
 # ---- records and replay -----------------------------------------------------------------------
 class Record:
     """One call: ``fn`` (a layer or a loss), its input and output arrays, its state."""
@@ -116,15 +134,22 @@ class Tape:
         single = not isinstance(outputs, (list, tuple))
         self.records.append(Record(fn, flatten(inputs), [outputs] if single else list(outputs), single, state))
 
-    def replay(self, grads):
+    def replay(self, grads, wanted=None):
         """Backward through every record, newest first. ``grads`` maps id(array) to dLoss/darray
-        (the seeds); returns it with the gradients of every recorded input added."""
+        (the seeds); returns it with the gradients of every recorded input added.
+
+        ``wanted``: the ids of the arrays, besides the records' own outputs, whose gradients the
+        caller needs (None: every input's). A call none of whose inputs is needed (the first
+        layer, on the model's data, in a training step) runs its backward under
+        ``input_grad_needed(layer) == False`` and may skip its dx."""
+        needed = None if wanted is None else {id(o) for r in self.records for o in r.outputs} | set(wanted)
         for rec in reversed(self.records):
             douts = [grads.pop(id(o), None) for o in rec.outputs]
             if all(d is None for d in douts):
                 continue                            # this call does not reach the loss
             douts = [zeros_like(o) if d is None else d for o, d in zip(rec.outputs, douts, strict=True)]
-            with swapped_in(rec.state):
+            skip = needed is not None and not any(id(x) in needed for x in rec.inputs)
+            with swapped_in(rec.state), _without_input_grad(rec.fn if skip else None):
                 dins = backward_of(rec.fn, douts[0] if rec.single else douts, len(rec.inputs))
             for x, dx in zip(rec.inputs, dins, strict=True):
                 if dx is not None:

@@ -3,9 +3,22 @@
     out_size     (OH, OW) of a window over a padded input: (H + pt + pb - KH) // sh + 1, ...
     valid_range  the outputs of one row whose input index falls inside the input (the rest is padding)
     sum_db       the bias gradient: dout (N, F, P) summed over images and positions
+    chunks       the image ranges v5 and v7 run one at a time, so a chunk's im2col matrix stays in cache
 """
 import numpy as np
 from numba import njit, prange
+
+CHUNK_COLUMNS = 4096                      # output pixels per chunk at 144 taps or more (conv2's C = 16, 3x3)
+CHUNK_ENTRIES = 144 * CHUNK_COLUMNS       # im2col entries per chunk (2.4 MB in float32)
+
+
+def chunks(N, P, taps):
+    """[(n0, n1), ...]: the batch of N images (P output pixels each) in chunks of about
+    CHUNK_ENTRIES im2col entries (taps = C*KH*KW per pixel), at least CHUNK_COLUMNS pixels and
+    one image. With few taps (a first layer: 9 or 27) a chunk holds more images: fewer, larger
+    kernel calls, each with its thread-pool hand-off, for the same cache footprint."""
+    step = max(1, max(CHUNK_COLUMNS, CHUNK_ENTRIES // max(taps, 1)) // P)
+    return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
 def out_size(x_shape, w_shape, stride, padding):

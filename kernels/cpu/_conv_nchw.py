@@ -9,7 +9,7 @@ v7  im2col per image, cols (n, C*KH*KW, P): then out[n] (F, P) = w (F, CKK) @ co
     image n's NCHW plane block, so the GEMM writes straight into the output, and the bias is
     added to out[n] while it is still in cache. The backward works on dout[n] (F, P) in place:
     dw += dout[n] @ cols[n]^T, dcols[n] = w^T @ dout[n] (into cols[n], no longer needed), then
-    col2im. Images go in chunks of about CHUNK_COLUMNS output pixels (cols stays in cache, as in
+    col2im. Images go in chunks of about 4096 output pixels (_conv_common.chunks: cols stays in cache, as in
     v5); the GEMMs of one chunk run in one Numba function, so there is no Python between them.
     im2col/col2im have a stride-1 path whose inner loop is a unit-stride copy (v4's strided
     gather `x[..., j * sw + q]` does not vectorize). Per-image GEMMs are skinny when P is small
@@ -31,10 +31,9 @@ import threading
 import numpy as np
 from numba import njit, prange
 
-from tinydl.kernels.cpu._conv_common import out_size, sum_db
+from tinydl.kernels.cpu._conv_common import chunks, out_size, sum_db
 from tinydl.kernels.cpu._conv_common import valid_range as _valid_range
 
-CHUNK_COLUMNS = 4096     # output pixels per chunk of images (at least one image)
 MIN_PIXELS = 256         # v7 from 16x16 outputs per image up; below, v5 (one GEMM per chunk)
 DIRECT_MAX_TAPS = 27     # v8's direct kernel up to C*KH*KW taps (3 channels of 3x3)
 
@@ -52,11 +51,6 @@ def scratch(slot, shape, dtype):
     if buf is None or buf.size < size:
         buf = bufs[key] = np.empty(size, dtype=dtype)
     return buf[:size].reshape(shape)
-
-
-def chunks(N, P):
-    step = max(1, CHUNK_COLUMNS // P)
-    return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
 @njit(parallel=True, cache=True)
@@ -140,12 +134,13 @@ def _gemm_bias_images(w2, cols, b, out):
 
 
 @njit(cache=True)
-def _backward_images(d, w2, cols, dw, tmp):
+def _backward_images(d, w2, cols, dw, tmp, need_dx):
     # per image n: dw (F, CKK) += d[n] (F, P) @ cols[n]^T; then cols[n] = w2^T @ d[n] (the dcols)
     for n in range(cols.shape[0]):
         np.dot(d[n], cols[n].T, tmp)
         dw += tmp
-        np.dot(w2.T, d[n], cols[n])
+        if need_dx:
+            np.dot(w2.T, d[n], cols[n])
 
 
 def forward_v7(x, w, b, stride, padding):
@@ -157,15 +152,15 @@ def forward_v7(x, w, b, stride, padding):
     w2 = w.reshape(F, C * KH * KW)
     bias = b if b is not None else np.zeros(F, dtype=w.dtype)
     out = np.empty((N, F, P), dtype=x.dtype)
-    for n0, n1 in chunks(N, P):
+    for n0, n1 in chunks(N, P, C * KH * KW):
         cols = scratch("cols", (n1 - n0, C * KH * KW, P), x.dtype)
         im2col_images(x[n0:n1], KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, cols)
         _gemm_bias_images(w2, cols, bias, out[n0:n1])
     return out.reshape(N, F, OH, OW)
 
 
-def backward_v7(dout, x, w, has_bias, stride, padding):
-    # dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, KH, KW), db (F,) or None
+def backward_v7(dout, x, w, has_bias, stride, padding, need_dx=True):
+    # dout (N, F, OH, OW) -> dx (N, C, H, W) (None unless need_dx), dw (F, C, KH, KW), db (F,) or None
     N = x.shape[0]
     F, C, KH, KW = w.shape
     CKK = C * KH * KW
@@ -175,12 +170,13 @@ def backward_v7(dout, x, w, has_bias, stride, padding):
     w2 = w.reshape(F, CKK)
     dw = np.zeros((F, CKK), dtype=x.dtype)
     tmp = scratch("dw_part", (F, CKK), x.dtype)
-    dx = np.zeros_like(x)
-    for n0, n1 in chunks(N, P):
+    dx = np.zeros_like(x) if need_dx else None
+    for n0, n1 in chunks(N, P, CKK):
         cols = scratch("cols", (n1 - n0, CKK, P), x.dtype)
         im2col_images(x[n0:n1], KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, cols)
-        _backward_images(d3[n0:n1], w2, cols, dw, tmp)
-        col2im_images(cols, KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, dx[n0:n1])
+        _backward_images(d3[n0:n1], w2, cols, dw, tmp, need_dx)
+        if need_dx:
+            col2im_images(cols, KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, dx[n0:n1])
     db = sum_db(d3) if has_bias else None
     return dx, dw.reshape(w.shape), db
 
@@ -342,6 +338,14 @@ def conv2d_backward_v7(dout, cache):
     if not _use_v7(x, w, stride, padding):
         return _v5().conv2d_backward_v5(dout, cache)
     return backward_v7(dout, x, w, has_bias, stride, padding)
+
+
+def conv2d_backward_params_v7(dout, cache):
+    """dw, db only (the input needs no gradient): no dcols GEMMs, no col2im."""
+    x, w, has_bias, stride, padding = cache
+    if not _use_v7(x, w, stride, padding):
+        return _v5().conv2d_backward_params_v5(dout, cache)
+    return backward_v7(dout, x, w, has_bias, stride, padding, need_dx=False)[1:]
 
 
 def conv2d_forward_v8(x, w, b, stride, padding):

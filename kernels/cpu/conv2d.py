@@ -35,7 +35,8 @@ v4  im2col + ONE sgemm for the whole batch, workspaces reused. cols spans the ba
     core (125 GFLOP/s, 52% of sgemm; 1.47x PyTorch's time). The fewest hand-offs between thread
     pools: the most robust version on a busy machine.
 
-v5  v4 in chunks of images. The batch is cut into chunks of about CHUNK_COLUMNS output pixels, and
+v5  v4 in chunks of images. The batch is cut into chunks of about 4096 output pixels (more with
+    few taps: _conv_common.chunks), and
     each chunk runs im2col -> GEMM -> transpose (backward: transpose -> im2col -> dw GEMM ->
     dcols GEMM -> col2im) before the next, so the chunk's cols (a few MB instead of 75 MB at
     conv2) is still in cache when the GEMM reads it, and the scratch memory no longer grows with
@@ -76,6 +77,7 @@ from numba import njit, prange
 from tinydl.kernels._versions import active
 from tinydl.kernels.cpu import _conv_nchw, _winograd
 from tinydl.kernels.cpu._blas import gemm, gemm_into
+from tinydl.kernels.cpu._conv_common import chunks as _chunks
 from tinydl.kernels.cpu._conv_common import out_size as _out_size
 from tinydl.kernels.cpu._conv_common import sum_db as _sum_db
 from tinydl.kernels.cpu._im2col import col2im, im2col
@@ -391,13 +393,7 @@ def conv2d_backward_v4(dout, cache):
     return dx, dw.reshape(w.shape), (db if has_bias else None)
 
 
-# -- v5: v4 chunk by chunk of images --------------------------------------------------------------
-CHUNK_COLUMNS = 4096     # output pixels (images * OH * OW) per chunk, at least one image
-
-
-def _chunks(N, P):
-    step = max(1, CHUNK_COLUMNS // P)
-    return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
+# -- v5: v4 chunk by chunk of images (_conv_common.chunks) ---------------------------------------
 
 
 def conv2d_forward_v5(x, w, b, stride, padding):
@@ -408,7 +404,7 @@ def conv2d_forward_v5(x, w, b, stride, padding):
     w2 = w.reshape(F, C * KH * KW)
     bias = _bias_or_zeros(b, w)
     out = np.empty((N, F, P), dtype=x.dtype)
-    for n0, n1 in _chunks(N, P):
+    for n0, n1 in _chunks(N, P, C * KH * KW):
         cols = _buffer("cols", (C * KH * KW, (n1 - n0) * P), x.dtype)
         im2col(x[n0:n1], KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, cols)
         y = _buffer("y", (F, (n1 - n0) * P), x.dtype)
@@ -418,6 +414,10 @@ def conv2d_forward_v5(x, w, b, stride, padding):
 
 
 def conv2d_backward_v5(dout, cache):
+    return _backward_v5(dout, cache, True)
+
+
+def _backward_v5(dout, cache, need_dx):
     x, w, has_bias, stride, padding = cache
     N = x.shape[0]
     F, C, KH, KW = w.shape
@@ -432,18 +432,24 @@ def conv2d_backward_v5(dout, cache):
     dw = np.zeros((CKK, F) if tall else (F, CKK), dtype=x.dtype)
     db = np.zeros(F, dtype=x.dtype)
     db_part = np.empty(F, dtype=x.dtype)
-    dx = np.zeros_like(x)
-    for n0, n1 in _chunks(N, P):
+    dx = np.zeros_like(x) if need_dx else None
+    for n0, n1 in _chunks(N, P, CKK):
         y = _buffer("y", (F, (n1 - n0) * P), x.dtype)
         _nfp_to_fp_db(d3[n0:n1], y, db_part)
         db += db_part
         cols = _buffer("cols", (CKK, (n1 - n0) * P), x.dtype)
         im2col(x[n0:n1], KH, KW, sh, sw, pt, pl, OH, OW, cols)
         dw += gemm(cols, y.T) if tall else gemm(y, cols.T)
-        gemm_into(w2.T, y, cols)
-        col2im(cols, KH, KW, sh, sw, pt, pl, OH, OW, dx[n0:n1])
+        if need_dx:
+            gemm_into(w2.T, y, cols)
+            col2im(cols, KH, KW, sh, sw, pt, pl, OH, OW, dx[n0:n1])
     dw = np.ascontiguousarray(dw.T) if tall else dw
     return dx, dw.reshape(w.shape), (db if has_bias else None)
+
+
+def conv2d_backward_params_v5(dout, cache):
+    """dw, db only (the input needs no gradient): no dcols GEMM, no col2im."""
+    return _backward_v5(dout, cache, False)[1:]
 
 
 # -- v6: Winograd F(2x2, 3x3) for 3x3 stride 1, v4 elsewhere -----------------------------------
@@ -498,6 +504,9 @@ VERSIONS = {
     7: {"conv2d_forward": _conv_nchw.conv2d_forward_v7, "conv2d_backward": _conv_nchw.conv2d_backward_v7},
     8: {"conv2d_forward": _conv_nchw.conv2d_forward_v8, "conv2d_backward": _conv_nchw.conv2d_backward_v8},
 }
+# versions with a backward for dw, db only (the input needs no gradient: the first layer in a
+# training step); ops runs the whole backward of the others and drops its dx
+PARAMS_ONLY = {5: conv2d_backward_params_v5, 7: _conv_nchw.conv2d_backward_params_v7}
 DEFAULT = 7   # the fastest on the quiet 2-core machine: small CNN 38.6 -> 36.3 ms, seed CNN 841 -> 820 ms against v5
 
 

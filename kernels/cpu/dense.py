@@ -123,6 +123,19 @@ def _backward_blas_bias(x, w, dout):
     return dx, dw, acc.astype(dout.dtype)
 
 
+@njit(cache=True)
+def _params_blas(x, dout, has_bias):
+    # dw = x^T dout (K, U), db = column sums of dout (float64): no dx GEMM
+    dw = np.dot(x.T, dout)
+    m_rows, units = dout.shape
+    acc = np.zeros(units, dtype=np.float64)
+    if has_bias:
+        for m in range(m_rows):
+            for u in range(units):
+                acc[u] += dout[m, u]
+    return dw, acc.astype(dout.dtype)
+
+
 def dense_forward_v2(x, w, b):
     x2 = x.reshape(-1, w.shape[0])
     out = _forward_blas(x2, w, b) if b is not None else _forward_blas_nobias(x2, w)
@@ -137,6 +150,13 @@ def dense_backward_v2(dout, cache):
     else:
         (dx, dw), db = _backward_blas(x2, w, d2), None
     return dx.reshape(x.shape), dw, db
+
+
+def dense_backward_params_v2(dout, cache):
+    """dw, db only (the input needs no gradient): the dx GEMM skipped."""
+    x, w, has_bias = cache
+    dw, db = _params_blas(x.reshape(-1, w.shape[0]), dout.reshape(-1, w.shape[1]), has_bias)
+    return dw, (db if has_bias else None)
 
 
 # ---- v3: NumPy's `@` on 2-D views, bias add and column sums in parallel Numba ---------------
@@ -172,6 +192,7 @@ VERSIONS = {
     2: {"dense_forward": dense_forward_v2, "dense_backward": dense_backward_v2},
     3: {"dense_forward": dense_forward_v3, "dense_backward": dense_backward_v3},
 }
+PARAMS_ONLY = {2: dense_backward_params_v2}   # dw, db without the dx GEMM (see conv2d.PARAMS_ONLY)
 DEFAULT = 2   # the fastest correct version, and no parallel region next to BLAS (see above)
 
 

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from helpers import TOL, assert_close, kernel_cases, on
+from helpers import TOL, assert_close, host, kernel_cases, on
 
 import tinydl as td
 import tinydl.device
@@ -256,3 +256,24 @@ def test_backward_checks_dout(rng):
     out, cache = ops.conv2d_forward(rng.standard_normal((1, 2, 4, 4)), rng.standard_normal((3, 2, 3, 3)), None)
     with pytest.raises(ValueError, match=r"\(1, 3, 2, 2\); received \(1, 3, 2, 3\)"):
         ops.conv2d_backward(np.zeros((1, 3, 2, 3)), cache)
+
+
+@pytest.mark.parametrize("dev,version", CASES)
+@pytest.mark.parametrize("shape,filters,stride,padding", [
+    ((3, 2, 17, 16), 4, 1, 1),           # 272 pixels: v7's per-image path
+    ((2, 5, 7, 9), 6, (2, 1), (1, 0)),   # small images: v7 runs v5's chunked path
+])
+def test_without_dx_the_weight_gradients_are_the_same(dev, version, shape, filters, stride, padding, rng):
+    # need_dx=False (the model's data needs no gradient) skips dx, and only dx
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((filters, shape[1], 3, 3)).astype(np.float32)
+    b = rng.standard_normal(filters).astype(np.float32)
+    with on(dev, "conv2d", version):
+        out, cache = ops.conv2d_forward(x, w, b, stride, padding)
+        dout = rng.standard_normal(out.shape).astype(np.float32)
+        _, dw, db = ops.conv2d_backward(dout, cache)
+        none, dw2, db2 = ops.conv2d_backward(dout, cache, need_dx=False)
+        _, dw3, db3 = ops.conv2d_backward(dout, ops.conv2d_forward(x, w, None, stride, padding)[1], need_dx=False)
+    assert none is None and db3 is None
+    for a, e in ((dw2, dw), (db2, db), (dw3, dw)):
+        np.testing.assert_array_equal(host(a), host(e))

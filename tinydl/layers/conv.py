@@ -2,6 +2,7 @@
 import math
 
 from tinydl import initializers, ops
+from tinydl import tape as _tape
 from tinydl._validate import conv_output_size, pair, positive_int
 from tinydl.layers import _shapes
 from tinydl.layers.activations import WithActivation, get_activation, serialize_activation
@@ -89,7 +90,7 @@ class Conv2D(WithActivation, Layer):
 
     def backward(self, dout):
         dout = self._activation_backward(dout)
-        dx, dw, db = ops.conv2d_backward(dout, self._cache)
+        dx, dw, db = ops.conv2d_backward(dout, self._cache, need_dx=_tape.input_grad_needed(self))
         self.kernel.accumulate_grad(dw)
         if self.use_bias:
             self.bias.accumulate_grad(db)

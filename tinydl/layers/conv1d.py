@@ -2,6 +2,7 @@
 import math
 
 from tinydl import initializers, ops
+from tinydl import tape as _tape
 from tinydl._validate import positive_int
 from tinydl.layers.activations import WithActivation, get_activation
 from tinydl.layers.base import Layer
@@ -87,11 +88,12 @@ class Conv1D(WithActivation, Layer):
     def backward(self, dout):
         dout = self._activation_backward(dout)
         N, F, L_out = dout.shape
-        dx, dw, db = ops.conv2d_backward(dout.reshape(N, F, 1, L_out), self._cache)
+        dx, dw, db = ops.conv2d_backward(dout.reshape(N, F, 1, L_out), self._cache,
+                                         need_dx=_tape.input_grad_needed(self))
         self.kernel.accumulate_grad(dw.reshape(self.kernel.shape))
         if self.use_bias:
             self.bias.accumulate_grad(db)
-        return dx.reshape(N, dx.shape[1], dx.shape[3])
+        return None if dx is None else dx.reshape(N, dx.shape[1], dx.shape[3])
 
     def compute_output_shape(self, input_shape):
         _, L = input_shape

@@ -1,6 +1,7 @@
 """Input, Dense, Flatten, Dropout."""
 from tinydl import initializers, ops
 from tinydl import random as _random
+from tinydl import tape as _tape
 from tinydl._validate import finite_float, positive_int
 from tinydl.layers import _shapes
 from tinydl.layers.activations import WithActivation, get_activation, serialize_activation
@@ -42,7 +43,7 @@ class Dense(WithActivation, Layer):
 
     def backward(self, dout):
         dout = self._activation_backward(dout)
-        dx, dw, db = ops.dense_backward(dout, self._cache)
+        dx, dw, db = ops.dense_backward(dout, self._cache, need_dx=_tape.input_grad_needed(self))
         self.kernel.accumulate_grad(dw)
         if self.use_bias:
             self.bias.accumulate_grad(db)

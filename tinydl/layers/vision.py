@@ -1,6 +1,7 @@
 """Vision Transformer pieces: PatchEmbedding, ClassToken, PositionalEmbedding, SequencePooling.
 All arithmetic goes through tinydl.ops (family "sequence" and dense)."""
 from tinydl import ops
+from tinydl import tape as _tape
 from tinydl._validate import positive_int
 from tinydl.layers import _shapes
 from tinydl.layers.base import Layer
@@ -36,10 +37,11 @@ class PatchEmbedding(Layer):
         return out
 
     def backward(self, dout):
-        dpatches, dw, db = ops.dense_backward(dout, self._cd)
+        need_dx = _tape.input_grad_needed(self)
+        dpatches, dw, db = ops.dense_backward(dout, self._cd, need_dx=need_dx)
         self.kernel.accumulate_grad(dw)
         self.bias.accumulate_grad(db)
-        return ops.patchify_backward(dpatches, self._cp)
+        return ops.patchify_backward(dpatches, self._cp) if need_dx else None
 
     def compute_output_shape(self, input_shape):
         C, H, W = input_shape

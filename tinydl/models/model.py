@@ -260,6 +260,11 @@ class Model(Trainer, Layer):
 
     def backward(self, dout):
         """dLoss/dInput from dLoss/dOutput of the last forward; accumulates every weight's .grad."""
+        return self._backward(dout, _tape.input_grad_needed(self))
+
+    def _backward(self, dout, input_grads):
+        """backward; with ``input_grads`` False (a training step: the inputs are data) only the
+        weights' gradients are made, layers may skip their dx, and None is returned."""
         if self._last_tape is None:
             raise RuntimeError(f"{self.name}: backward called before a forward pass")
         tape, xs, outs = self._last_tape
@@ -272,7 +277,9 @@ class Model(Trainer, Layer):
             if d is not None:
                 seeds[id(o)] = seeds[id(o)] + d if id(o) in seeds else d
         with _device.using(self._dev()):
-            grads = tape.replay(seeds)
+            grads = tape.replay(seeds, wanted=None if input_grads else ())
+        if not input_grads:
+            return None
         dxs = [grads.get(id(x)) for x in xs]
         dxs = [_tape.zeros_like(x) if d is None else d for x, d in zip(xs, dxs, strict=True)]
         return dxs[0] if len(dxs) == 1 else dxs

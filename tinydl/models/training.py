@@ -263,7 +263,7 @@ class Trainer:
         total, per, douts, flat = self._losses_and_grads(y, outs, sw)
         self._last_batch_loss = total
         if np.isfinite(total):
-            self.backward(douts if len(douts) > 1 else douts[0])
+            self._backward(douts if len(douts) > 1 else douts[0], input_grads=False)
             self.optimizer.step(self.trainable_weights)
         return self._update_logs(y, flat, total, per, _data.batch_len(x))
 

@@ -22,7 +22,8 @@ from tinydl import device as _device
 from tinydl.kernels import _versions
 from tinydl.ops import _checks
 
-__all__ = ["OpCache", "run_forward", "run_backward", "expect", "check_dout", "kernel_section"]
+__all__ = ["OpCache", "run_forward", "run_backward", "run_params_backward", "expect", "check_dout",
+           "kernel_section"]
 
 _lock = threading.RLock()
 _layer_is_threadsafe = []   # [True/False] once Numba has chosen its threading layer
@@ -109,3 +110,16 @@ def run_backward(family: str, op: str, cache, *args):
     module = _device.backend(family, cache.device)
     with kernel_section():
         return _versions.function(module, f"{op}_backward", cache.version)(*args, cache.kernel)
+
+
+def run_params_backward(family: str, op: str, cache, *args):
+    """The weights' gradients only, for an input that needs none: the kernel in the module's
+    PARAMS_ONLY table for the version that made ``cache`` (it skips the dx work), else the whole
+    ``<op>_backward`` with its dx dropped. Returns what the backward returns after dx."""
+    cache = expect(cache, op)
+    module = _device.backend(family, cache.device)
+    params_only = getattr(module, "PARAMS_ONLY", {}).get(cache.version)
+    with kernel_section():
+        if params_only is not None:
+            return tuple(params_only(*args, cache.kernel))
+        return tuple(_versions.function(module, f"{op}_backward", cache.version)(*args, cache.kernel))[1:]

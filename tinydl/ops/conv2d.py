@@ -1,6 +1,6 @@
 """conv2d_forward / conv2d_backward: validate once, then dispatch to the active device."""
 from tinydl.ops import _checks
-from tinydl.ops._cache import check_dout, run_backward, run_forward
+from tinydl.ops._cache import check_dout, run_backward, run_forward, run_params_backward
 
 
 def conv2d_forward(x, w, b, stride=1, padding=0):
@@ -36,7 +36,11 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     return run_forward("conv2d", "conv2d", x, w, b, stride, padding)
 
 
-def conv2d_backward(dout, cache):
-    """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, KH, KW), db (F,) (None without a bias)."""
+def conv2d_backward(dout, cache, need_dx=True):
+    """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, KH, KW), db (F,) (None without a bias).
+
+    need_dx=False: dx is None and its work is skipped (the input needs no gradient)."""
     dout = check_dout(dout, cache, "conv2d", "conv2d_backward dout")
+    if not need_dx:
+        return (None, *run_params_backward("conv2d", "conv2d", cache, dout))
     return run_backward("conv2d", "conv2d", cache, dout)

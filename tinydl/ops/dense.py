@@ -1,6 +1,6 @@
 """Dense: y = x @ w + b on the last axis of x (N, ..., in), w (in, units), b (units,) or None."""
 from tinydl.ops import _checks
-from tinydl.ops._cache import check_dout, run_backward, run_forward
+from tinydl.ops._cache import check_dout, run_backward, run_forward, run_params_backward
 
 __all__ = ["dense_forward", "dense_backward"]
 
@@ -25,7 +25,11 @@ def dense_forward(x, w, b=None):
     return run_forward("dense", "dense", x, w, b)
 
 
-def dense_backward(dout, cache):
-    """dout (N, ..., units) -> dx (N, ..., in), dw (in, units), db (units,) (None without bias)."""
+def dense_backward(dout, cache, need_dx=True):
+    """dout (N, ..., units) -> dx (N, ..., in), dw (in, units), db (units,) (None without bias).
+
+    need_dx=False: dx is None and its GEMM is skipped (the input needs no gradient)."""
     dout = check_dout(dout, cache, "dense")
+    if not need_dx:
+        return (None, *run_params_backward("dense", "dense", cache, dout))
     return run_backward("dense", "dense", cache, dout)
