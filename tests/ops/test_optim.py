@@ -33,7 +33,7 @@ def _adam_run(p0, grads, lr, kw):
 
 @pytest.mark.parametrize("dev,version", CASES)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(1, 7), (33, 13), (2, 3, 5)])
+@pytest.mark.parametrize("shape", [(1, 7), (33, 13), (2, 3, 5), (65, 67)])   # 4355: a parallel CPU loop
 @pytest.mark.parametrize("kw", SGD, ids=str)
 def test_sgd_matches_reference(dev, version, dtype, shape, kw, rng):
     p0 = rng.standard_normal(shape).astype(dtype)
@@ -50,7 +50,7 @@ def test_sgd_matches_reference(dev, version, dtype, shape, kw, rng):
 
 @pytest.mark.parametrize("dev,version", CASES)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(1, 7), (33, 13), (2, 3, 5)])
+@pytest.mark.parametrize("shape", [(1, 7), (33, 13), (2, 3, 5), (65, 67)])   # 4355: a parallel CPU loop
 @pytest.mark.parametrize("kw", ADAM, ids=str)
 def test_adam_matches_reference(dev, version, dtype, shape, kw, rng):
     p0 = rng.standard_normal(shape).astype(dtype)
