@@ -39,6 +39,10 @@ v4  v3 with a row kernel whose exponentials vectorize (kernels/cpu/_attention_fa
     exp(x) = exp(x/256)^256 by a degree-7 Taylor series and 8 squarings, no libm call), the
     v1 path's backward. At ViT-tiny's attention (B = 256, L = S = 65, E = 16), one core under
     load: forward 12.5-13.7 -> 7.8-8.0 ms (docs/kernels.md, "attention").
+
+v5  v4 with its row kernels in branch-free passes where there is no mask and no dropout
+    (kernels/cpu/_attention_plain.py: scale, causal, NaN count and a four-lane maximum as
+    separate vectorizable loops; the backward's row sum in four lanes); v4 otherwise.
 """
 import math
 
@@ -46,7 +50,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinydl.kernels._versions import active
-from tinydl.kernels.cpu import _attention_fastexp
+from tinydl.kernels.cpu import _attention_fastexp, _attention_plain
 from tinydl.kernels.cpu import _attention_rows as rows
 
 CHUNK = 2**21  # v3: the score budget, elements (8 MiB in float32)
@@ -88,12 +92,20 @@ def attention_backward_v1(dout, cache):
     # dout (B, L, Ev) -> dq (B, L, E), dk (B, S, E), dv (B, S, Ev)
     q, k, v, p, pd, dropout_p, seed, scale = cache[1]
     B, L, S = p.shape
+
+    def through_softmax(ds):     # through dropout and softmax, in place: ds = p * (dp - sum_j p dp)
+        rows.softmax_backward_rows(p.reshape(B * L, S), ds.reshape(B * L, S), L, 0, L,
+                                   dropout_p, rows.seed_key(seed), np.zeros(1, dtype=q.dtype), False)
+    return _backward_kept(dout, q, k, v, pd, scale, through_softmax)
+
+
+def _backward_kept(dout, q, k, v, pd, scale, through_softmax):
+    # the backward of a forward that kept its (dropped-out) weights pd (B, L, S)
     # step 1: through out = pd v
     dv = np.matmul(pd.transpose(0, 2, 1), dout)
     ds = np.matmul(dout, v.transpose(0, 2, 1))
-    # step 2: through dropout and softmax, in place: ds = p * (dp - sum_j p dp)
-    rows.softmax_backward_rows(p.reshape(B * L, S), ds.reshape(B * L, S), L, 0, L,
-                               dropout_p, rows.seed_key(seed), np.zeros(1, dtype=q.dtype), False)
+    # step 2: through dropout and softmax
+    through_softmax(ds)
     # step 3: through scores = q k^T * scale
     dq = np.matmul(ds, k)
     dq *= scale
@@ -393,13 +405,36 @@ def attention_backward_v4(dout, cache):
     return attention_backward_v3(dout, cache) if cache[0] == 3 else attention_backward_v1(dout, cache)
 
 
+def attention_forward_v5(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed):
+    B, L, _ = q.shape
+    S = k.shape[1]
+    if mask is not None or dropout_p > 0.0 or B * L * S > CHUNK:
+        return attention_forward_v4(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed)
+    p = np.matmul(q, k.transpose(0, 2, 1))                       # (B, L, S) by BLAS
+    p2 = p.reshape(B * L, S)
+    lse = np.empty(B * L, dtype=q.dtype)
+    _attention_plain.softmax_rows(p2, L, is_causal, scale, lse, p2, np.ones(S, dtype=q.dtype))
+    return np.matmul(p, v), (5, (q, k, v, p, scale))
+
+
+def attention_backward_v5(dout, cache):
+    if cache[0] != 5:   # the forward fell back to v4 (or past the budget, v3)
+        return attention_backward_v4(dout, cache)
+    q, k, v, p, scale = cache[1]
+    B, L, S = p.shape
+    return _backward_kept(dout, q, k, v, p, scale,
+                          lambda ds: _attention_plain.softmax_backward_rows(p.reshape(B * L, S),
+                                                                            ds.reshape(B * L, S)))
+
+
 VERSIONS = {
     1: {"attention_forward": attention_forward_v1, "attention_backward": attention_backward_v1},
     2: {"attention_forward": attention_forward_v2, "attention_backward": attention_backward_v2},
     3: {"attention_forward": attention_forward_v3, "attention_backward": attention_backward_v3},
     4: {"attention_forward": attention_forward_v4, "attention_backward": attention_backward_v4},
+    5: {"attention_forward": attention_forward_v5, "attention_backward": attention_backward_v5},
 }
-DEFAULT = 4   # the fastest correct version
+DEFAULT = 5   # the fastest correct version (ViT-tiny attention fwd 8.45 -> 6.63 ms, bwd 10.8 -> 9.9 against v4)
 
 
 def attention_forward(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed):
