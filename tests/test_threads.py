@@ -24,11 +24,27 @@ def test_the_users_choices_are_kept():
         ["user", "ACTIVE", "10"]
 
 
-def test_workqueue_when_pytorch_brought_its_openmp_first():
+def test_its_own_passive_openmp_beside_pytorchs():
+    # PyTorch's wheel brings its own libgomp (spinning workers); Numba's omp layer loads the
+    # system's beside it, which still reads OMP_WAIT_POLICY
     pytest.importorskip("torch")
-    code = ("import torch, tinydl, numba, numpy as np; from tinydl import ops; "
-            "ops.relu_forward(np.ones(10**6, np.float32)); print(tinydl.THREADING, numba.threading_layer())")
+    code = ("import torch, os, tinydl, numba, numpy as np; from tinydl import ops; "
+            "ops.relu_forward(np.ones(10**6, np.float32)); "
+            "print(tinydl.THREADING, numba.threading_layer(), os.environ['OMP_WAIT_POLICY'])")
+    assert run(code) == ["omp-passive-beside", "omp", "PASSIVE"]
+
+
+def test_workqueue_when_numbas_openmp_was_already_started_by_another_library():
+    # the very runtime Numba would use, loaded (and its wait policy read) before tinydl
+    code = ("import ctypes; ctypes.CDLL('libgomp.so.1'); import tinydl, numba, numpy as np; "
+            "from tinydl import ops; ops.relu_forward(np.ones(10**6, np.float32)); "
+            "print(tinydl.THREADING, numba.threading_layer())")
     assert run(code) == ["workqueue", "workqueue"]
+
+
+def test_a_users_wait_policy_is_not_overridden_beside_another_runtime():
+    code = "import ctypes; ctypes.CDLL('libgomp.so.1'); import os, tinydl; print(tinydl.THREADING, os.environ['OMP_WAIT_POLICY'])"
+    assert run(code, OMP_WAIT_POLICY="ACTIVE") == ["workqueue", "ACTIVE"]
 
 
 def test_child_processes_can_get_the_users_environment_back():
