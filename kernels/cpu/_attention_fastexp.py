@@ -36,6 +36,18 @@ def exp_nonpositive(x):
     return p if x >= -87.3 else (x if x != x else 0.0)
 
 
+@njit(cache=True, inline="always")
+def libm_row(row, S):
+    """A row with a NaN or +inf score, as the reference computes it: the maximum (not finite) is
+    replaced by 0, so row[j] = exp(score) by libm; returns the divisor: the sum, or 1 where the
+    sum is NaN (p = exp(score)); an inf sum gives 0 and inf / inf = NaN."""
+    total = 0.0
+    for j in range(S):
+        row[j] = math.exp(row[j])
+        total += row[j]
+    return total if total > 0.0 else 1.0
+
+
 @njit(cache=True, parallel=True)
 def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, key, lse, p_out,
                  pd_out, want_pd):
@@ -74,15 +86,8 @@ def softmax_rows(s, L, mask, mask_index, has_mask, is_causal, scale, dropout_p, 
                     pd_out[r, j] = 0.0
             continue
         if nonfinite:
-            # as the reference: the max (NaN or +inf) is replaced by 0, so exp(score) by libm;
-            # a NaN sum divides by 1 (p = exp(score)), an inf sum gives 0 and inf / inf = NaN
             m = 0.0
-            total = 0.0
-            for j in range(S):
-                row[j] = math.exp(row[j])
-                total += row[j]
-            if not total > 0.0:
-                total = 1.0
+            total = libm_row(row, S)
         else:
             # step 2: the exponentials (vectorized), then their sum in four lanes
             for j in range(S):

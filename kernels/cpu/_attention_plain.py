@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from tinydl.kernels.cpu._attention_fastexp import exp_nonpositive
+from tinydl.kernels.cpu._attention_fastexp import exp_nonpositive, libm_row
 
 
 @njit(cache=True, inline="always")
@@ -77,16 +77,9 @@ def softmax_rows(s, L, is_causal, scale, lse, p_out, ones):
                 row[j] = 0.0
             lse[r] = np.inf
             continue
-        if bad:
-            # a NaN or +inf score: as v4 and the reference, the maximum is replaced by 0, so
-            # exp(score) by libm; a NaN sum divides by 1, an inf sum gives 0 and inf / inf = NaN
+        if bad:                            # a NaN or +inf score: as v4 and the reference
             m = 0.0
-            total = 0.0
-            for j in range(S):
-                row[j] = math.exp(row[j])
-                total += row[j]
-            if not total > 0.0:
-                total = 1.0
+            total = libm_row(row, S)
         else:
             for j in range(S):
                 row[j] = exp_nonpositive(np.float64(row[j]) - m)

@@ -68,6 +68,9 @@ v8  v7 plus a direct kernel for filters of at most DIRECT_MAX_TAPS taps (C*KH*KW
     than v7 where it applies (small CNN conv1, one core: 2.9/6.0 vs 1.8/4.1 ms): rows of 28
     pixels are too short for the per-row loop overhead; the way on is register blocking over
     several filters per input row load.
+
+PARAMS_ONLY (v5, v7): the backward without dx (no dcols GEMM, no col2im), for a layer whose
+input needs no gradient: the first convolution of a model in a training step.
 """
 import threading
 

@@ -25,6 +25,9 @@ v3  the same three GEMMs through NumPy's `@` on 2-D views (NumPy's own OpenBLAS)
     arithmetic: on few cores, do not put a parallel region right next to a BLAS call.
 
 DEFAULT = 2: as fast as v3 at its best, and immune to the spinning workers.
+
+PARAMS_ONLY: v2's backward without the dx GEMM, for a layer whose input needs no gradient (the
+first layer of a model in a training step: tinydl/tape.py, input_grad_needed).
 """
 import numpy as np
 from numba import njit, prange
