@@ -150,6 +150,21 @@ def print_table(names, results, envs, cold):
         print(row)
 
 
+def round_ratios(results, name, env_name="unset"):
+    """The ratio of each round (its tinydl and PyTorch children ran back to back): the spread
+    says how far this machine's noise moves one measurement."""
+    pairs = zip(results[(env_name, name, "tinydl")], results[(env_name, name, "torch")], strict=True)
+    return [t["step_s"] / d["step_s"] for d, t in pairs]
+
+
+def print_spread(names, results):
+    parts = []
+    for name in names:
+        r = round_ratios(results, name)
+        parts.append(f"{name} {min(r):.2f}-{max(r):.2f}x")
+    print("ratio per round (tinydl and PyTorch back to back), lowest-highest: " + ", ".join(parts))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", nargs="+", choices=list(_twins.WORKLOADS), metavar="NAME",
@@ -202,6 +217,7 @@ def main(argv=None):
     if not (args.quick or args.no_cold):
         cold = {name: cold_compile(name, envs["unset"]) for name in names}
     print_table(names, results, envs, cold)
+    print_spread(names, results)
     for env_name in envs:
         first = results[(env_name, names[0], "tinydl")][0]
         print(f"OpenBLAS kernels ({env_name}): {first['openblas']}")

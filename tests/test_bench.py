@@ -71,3 +71,10 @@ def test_bench_models_child_runs_a_chosen_version():
                          capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     assert '"step_s"' in line and '"peak_rss_mib"' in line and '"openblas"' in line
+
+
+def test_round_ratios_pair_each_rounds_children():
+    import bench_models
+    res = {("unset", "mlp", "tinydl"): [{"step_s": 2.0}, {"step_s": 4.0}],
+           ("unset", "mlp", "torch"): [{"step_s": 3.0}, {"step_s": 2.0}]}
+    assert bench_models.round_ratios(res, "mlp") == [1.5, 0.5]
