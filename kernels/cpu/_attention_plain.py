@@ -41,7 +41,7 @@ def _max4(row, S):
 
 @njit(cache=True, inline="always")
 def _sum4(a, b, S):
-    # sum_j a[j] * b[j] in float64, four lanes (b is None-free: pass a again for a plain sum of a*a)
+    # sum_j a[j] * b[j] in float64, four lanes (b = ones: the plain sum of a, exactly)
     full = S - S % 4
     t0 = t1 = t2 = t3 = 0.0
     for j in range(0, full, 4):

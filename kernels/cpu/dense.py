@@ -115,20 +115,8 @@ def _backward_blas(x, w, dout):
 
 
 @njit(cache=True)
-def _backward_blas_bias(x, w, dout):
-    dx = np.dot(dout, w.T)
-    dw = np.dot(x.T, dout)
-    m_rows, units = dout.shape                 # db = column sums of dout, in float64
-    acc = np.zeros(units, dtype=np.float64)
-    for m in range(m_rows):
-        for u in range(units):
-            acc[u] += dout[m, u]
-    return dx, dw, acc.astype(dout.dtype)
-
-
-@njit(cache=True)
 def _params_blas(x, dout, has_bias):
-    # dw = x^T dout (K, U), db = column sums of dout (float64): no dx GEMM
+    # dw = x^T dout (K, U), db = column sums of dout in float64 (zeros without a bias): no dx GEMM
     dw = np.dot(x.T, dout)
     m_rows, units = dout.shape
     acc = np.zeros(units, dtype=np.float64)
@@ -137,6 +125,13 @@ def _params_blas(x, dout, has_bias):
             for u in range(units):
                 acc[u] += dout[m, u]
     return dw, acc.astype(dout.dtype)
+
+
+@njit(cache=True)
+def _backward_blas_bias(x, w, dout):
+    dx = np.dot(dout, w.T)
+    dw, db = _params_blas(x, dout, True)
+    return dx, dw, db
 
 
 def dense_forward_v2(x, w, b):

@@ -117,9 +117,8 @@ def run_params_backward(family: str, op: str, cache, *args):
     PARAMS_ONLY table for the version that made ``cache`` (it skips the dx work), else the whole
     ``<op>_backward`` with its dx dropped. Returns what the backward returns after dx."""
     cache = expect(cache, op)
-    module = _device.backend(family, cache.device)
-    params_only = getattr(module, "PARAMS_ONLY", {}).get(cache.version)
+    params_only = getattr(_device.backend(family, cache.device), "PARAMS_ONLY", {}).get(cache.version)
+    if params_only is None:
+        return tuple(run_backward(family, op, cache, *args))[1:]
     with kernel_section():
-        if params_only is not None:
-            return tuple(params_only(*args, cache.kernel))
-        return tuple(_versions.function(module, f"{op}_backward", cache.version)(*args, cache.kernel))[1:]
+        return tuple(params_only(*args, cache.kernel))
