@@ -8,20 +8,30 @@ import pytest
 
 def run(code, **env):
     base = {k: v for k, v in os.environ.items()
-            if k not in ("OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER", "OPENBLAS_THREAD_TIMEOUT")}
+            if k not in ("OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER", "OPENBLAS_THREAD_TIMEOUT",
+                         "GOMP_SPINCOUNT", "OPENBLAS_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True, check=True)
     return out.stdout.split()
 
 
-def test_passive_openmp_when_nothing_loaded_it_yet():
-    code = "import os, tinydl; print(tinydl.THREADING, os.environ['OMP_WAIT_POLICY'], os.environ['OPENBLAS_THREAD_TIMEOUT'])"
-    assert run(code) == ["omp-passive", "PASSIVE", "4"]
+SETTINGS = ("import os, tinydl; print(tinydl.THREADING, tinydl.BLAS, os.environ.get('OMP_WAIT_POLICY'), "
+            "os.environ.get('GOMP_SPINCOUNT'), os.environ['OPENBLAS_THREAD_TIMEOUT'], "
+            "os.environ.get('OPENBLAS_NUM_THREADS'))")
+
+
+def test_one_pool_with_a_short_spin_when_nothing_loaded_it_yet():
+    # Numba's workers spin 20,000 rounds between kernels; SciPy's BLAS runs one thread per call
+    # and OPENBLAS_NUM_THREADS is not left behind for NumPy or child processes
+    assert run(SETTINGS) == ["omp-spin", "one-thread", "None", "20000", "4", "None"]
 
 
 def test_the_users_choices_are_kept():
-    code = "import os, tinydl; print(tinydl.THREADING, os.environ['OMP_WAIT_POLICY'], os.environ['OPENBLAS_THREAD_TIMEOUT'])"
-    assert run(code, NUMBA_THREADING_LAYER="omp", OMP_WAIT_POLICY="ACTIVE", OPENBLAS_THREAD_TIMEOUT="10") == \
-        ["user", "ACTIVE", "10"]
+    assert run(SETTINGS, NUMBA_THREADING_LAYER="omp", OMP_WAIT_POLICY="ACTIVE", OPENBLAS_THREAD_TIMEOUT="10",
+               OPENBLAS_NUM_THREADS="2") == ["user", "user", "ACTIVE", "None", "10", "2"]
+
+
+def test_a_users_passive_policy_is_kept():
+    assert run(SETTINGS, OMP_WAIT_POLICY="passive")[:4] == ["omp-passive", "one-thread", "passive", "None"]
 
 
 def test_its_own_passive_openmp_beside_pytorchs():
@@ -49,5 +59,5 @@ def test_a_users_wait_policy_is_not_overridden_beside_another_runtime():
 
 def test_child_processes_can_get_the_users_environment_back():
     code = ("import tinydl; from tinydl import _threads; e = _threads.user_environment(); "
-            "print('OMP_WAIT_POLICY' in e, sorted(_threads.ADDED))")
-    assert run(code) == ["False", "['OMP_WAIT_POLICY',", "'OPENBLAS_THREAD_TIMEOUT']"]
+            "print('GOMP_SPINCOUNT' in e, sorted(_threads.ADDED))")
+    assert run(code) == ["False", "['GOMP_SPINCOUNT',", "'OPENBLAS_THREAD_TIMEOUT']"]

@@ -18,7 +18,7 @@ if _os.path.isfile(_os.path.join(_root, "kernels", "_versions.py")) and \
 
 # before any kernel module loads Numba's thread pool: see tinydl/_threads.py
 THREADING = _threads.configure()
-_threads.configure_blas()
+BLAS = _threads.configure_blas()   # one thread per call: kernels/cpu/_blas.py splits products
 MALLOC = _malloc.configure()   # large temporaries reused, not re-faulted: tinydl/_malloc.py
 
 from tinydl import (  # noqa: E402  (after the thread setup above)

@@ -1,11 +1,16 @@
 """How Numba's parallel kernels share the cores with BLAS and with other OpenMP users.
 
-Numba's default threading layer here is OpenMP (libgomp). By default its workers spin on their
-cores after every parallel region; on a small machine that starves the BLAS call (or the other
-framework) that runs next: measured 2-40x slower, docs/kernels.md "threads". Two fixes:
+One pool. tinydl's matrix products run on Numba's threads, one single-threaded BLAS call per
+thread (kernels/cpu/_blas.py), so SciPy's OpenBLAS brings no threads of its own (configure_blas)
+and Numba's pool is the only one a step uses. Its workers then wait for the next kernel by
+spinning briefly (GOMP_SPINCOUNT, about a tenth of a millisecond here) before they sleep: most of
+a small model's kernels follow each other closer than that, and waking a sleeping thread costs
+tens of microseconds on a VM, many times per step (small CNN step 10.8 -> 7.9 ms). Unbounded
+spinning (libgomp's default, 300,000 rounds) starved whatever ran next on a small machine:
+measured 2-40x slower, docs/kernels.md "threads". So:
 
-  - OpenMP not loaded yet: choose passive waiting, OMP_WAIT_POLICY=PASSIVE (read once, when
-    OpenMP loads; a value the user set is kept);
+  - OpenMP not loaded yet: a short spin, GOMP_SPINCOUNT=SPIN_COUNT (read once, when OpenMP loads;
+    an OMP_WAIT_POLICY or GOMP_SPINCOUNT the user set is kept);
   - another library loaded an OpenMP runtime first. PyTorch's wheels bring their own copy
     (torch/lib/libgomp.so.1), initialised with spinning workers, but Numba's omp layer loads the
     system's libgomp beside it, a second runtime that still reads OMP_WAIT_POLICY: then omp
@@ -17,7 +22,9 @@ framework) that runs next: measured 2-40x slower, docs/kernels.md "threads". Two
 A NUMBA_THREADING_LAYER chosen by the user is always kept.
 """
 import os
+import sys
 
+SPIN_COUNT = "20000"   # libgomp's spin rounds before a worker sleeps (its default: 300,000)
 ADDED: dict[str, str] = {}  # the variables tinydl set (not the user): child processes may drop them
 
 
@@ -58,8 +65,9 @@ def _numba_gets_its_own_openmp() -> bool:
 
 
 def configure() -> str:
-    """Pick how parallel kernels wait; returns 'user', 'omp-passive', 'omp-passive-beside'
-    (another library's OpenMP runtime is loaded, Numba's is a separate one) or 'workqueue'."""
+    """Pick how parallel kernels wait; returns 'user', 'omp-spin' (a short spin), 'omp-passive'
+    (the user chose OMP_WAIT_POLICY=PASSIVE), 'omp-passive-beside' (another library's OpenMP
+    runtime is loaded, Numba's is a separate one) or 'workqueue'."""
     if os.environ.get("NUMBA_THREADING_LAYER"):
         return "user"
     if openmp_loaded() and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
@@ -70,12 +78,52 @@ def configure() -> str:
         import numba
         numba.config.THREADING_LAYER = "workqueue"
         return "workqueue"
-    _setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    return "omp-passive"
+    if "OMP_WAIT_POLICY" in os.environ:
+        return "omp-passive" if os.environ["OMP_WAIT_POLICY"].upper() == "PASSIVE" else "user"
+    _setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
+    return "omp-spin"
 
 
-def configure_blas() -> None:
-    """OpenBLAS workers sleep at once after a call instead of spinning ~2^28 cycles. Read when an
-    OpenBLAS loads: NumPy's is usually loaded already, SciPy's (the one tinydl's kernels call,
-    kernels/cpu/_blas.py) not yet. A value the user set is kept."""
+def _scipy_blas_loaded() -> bool:
+    return "scipy.linalg.cython_blas" in sys.modules
+
+
+def _limit_loaded_scipy_blas() -> bool:
+    """SciPy's OpenBLAS was loaded before tinydl: set it to one thread through its own function
+    (Linux; SciPy's wheels name the library libscipy_openblas-<hash>.so, NumPy's is the 64_ one)."""
+    import ctypes
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "libscipy_openblas-" in line}
+    except OSError:
+        return False
+    for path in sorted(paths):
+        fn = getattr(ctypes.CDLL(path), "scipy_openblas_set_num_threads", None)
+        if fn is not None:
+            fn(1)
+            return True
+    return False
+
+
+def configure_blas() -> str:
+    """SciPy's OpenBLAS (the one tinydl's kernels call, kernels/cpu/_blas.py) runs one thread per
+    call: tinydl splits the products over Numba's threads itself. OPENBLAS_NUM_THREADS=1 is set
+    only while SciPy's BLAS loads here, so NumPy's OpenBLAS (loaded first) and child processes
+    keep the user's setting; SciPy's linear algebra in this process is single-threaded from then
+    on. OPENBLAS_THREAD_TIMEOUT=4: a BLAS worker, where the user asks for some, sleeps at once
+    after a call instead of spinning ~2^28 cycles. Returns 'one-thread', 'user' (the user set
+    OPENBLAS_NUM_THREADS), 'one-thread-after-load' (SciPy's BLAS was loaded before tinydl, e.g.
+    by scikit-learn, and set to one thread through its own function) or 'unchanged' (loaded
+    before and not an OpenBLAS tinydl knows: its threads nest under Numba's)."""
+    import numpy  # noqa: F401  (NumPy's OpenBLAS reads the environment before the change below)
     _setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    if "OPENBLAS_NUM_THREADS" in os.environ:
+        return "user"
+    if _scipy_blas_loaded():
+        return "one-thread-after-load" if _limit_loaded_scipy_blas() else "unchanged"
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401  (SciPy's OpenBLAS reads it now)
+    finally:
+        del os.environ["OPENBLAS_NUM_THREADS"]
+    return "one-thread"

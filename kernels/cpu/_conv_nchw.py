@@ -10,7 +10,9 @@ v7  im2col per image, cols (n, C*KH*KW, P): then out[n] (F, P) = w (F, CKK) @ co
     added to out[n] while it is still in cache. The backward works on dout[n] (F, P) in place:
     dw += dout[n] @ cols[n]^T, dcols[n] = w^T @ dout[n] (into cols[n], no longer needed), then
     col2im. Images go in chunks of about 4096 output pixels (_conv_common.chunks: cols stays in cache, as in
-    v5); the GEMMs of one chunk run in one Numba function, so there is no Python between them.
+    v5); each image's GEMM (or a column block of it, when a chunk has fewer images than threads)
+    is one task on Numba's threads, a single-threaded BLAS call (kernels/cpu/_blas.py); dw's
+    rows are split over the threads, each accumulating its block over the chunk's images.
     im2col/col2im have a stride-1 path whose inner loop is a unit-stride copy (v4's strided
     gather `x[..., j * sw + q]` does not vectorize). Per-image GEMMs are skinny when P is small
     (the seed CNN's 8x8 layer already lost to v5): below MIN_PIXELS v7 falls back to v5.
@@ -31,6 +33,7 @@ import threading
 import numpy as np
 from numba import njit, prange
 
+from tinydl.kernels.cpu._blas import gemm_block, num_threads, resolve_blas
 from tinydl.kernels.cpu._conv_common import chunks, out_size, sum_db
 from tinydl.kernels.cpu._conv_common import valid_range as _valid_range
 
@@ -120,27 +123,61 @@ def col2im_images(cols, KH, KW, sh, sw, pt, pl, OH, OW, dx):
 
 
 @njit(cache=True)
+def _blocks_per_image(n_images, P):
+    # column blocks per image so that every thread gets work even when a chunk holds few images
+    T = num_threads()
+    return max(1, min((T + n_images - 1) // n_images, P // 64))
+
+
+@njit(parallel=True, cache=True)
 def _gemm_bias_images(w2, cols, b, out):
-    # out[n] (F, P) = w2 (F, CKK) @ cols[n] (CKK, P) + b, image after image (BLAS threads inside)
+    # out[n] (F, P) = w2 (F, CKK) @ cols[n] (CKK, P) + b: one task per image (or per column block
+    # of one), each a single-threaded GEMM on Numba's threads, the bias added while it is in cache
     F = w2.shape[0]
-    P = cols.shape[2]
-    for n in range(cols.shape[0]):
-        o = out[n]
-        np.dot(w2, cols[n], o)
-        for f in range(F):                       # the bias while out[n] is in cache
+    n_img, _, P = cols.shape
+    nb = _blocks_per_image(n_img, P)
+    resolve_blas(out[0])
+    for t in prange(n_img * nb):
+        n, j = t // nb, t % nb
+        c0, c1 = j * P // nb, (j + 1) * P // nb
+        o = out[n][:, c0:c1]
+        gemm_block(w2, cols[n][:, c0:c1], o, 0.0)
+        for f in range(F):
             bf = b[f]
-            for k in range(P):
+            for k in range(c1 - c0):
                 o[f, k] += bf
 
 
-@njit(cache=True)
-def _backward_images(d, w2, cols, dw, tmp, need_dx):
-    # per image n: dw (F, CKK) += d[n] (F, P) @ cols[n]^T; then cols[n] = w2^T @ d[n] (the dcols)
-    for n in range(cols.shape[0]):
-        np.dot(d[n], cols[n].T, tmp)
-        dw += tmp
-        if need_dx:
-            np.dot(w2.T, d[n], cols[n])
+@njit(parallel=True, cache=True)
+def _dw_images(d, cols, dw):
+    # dw (F, CKK) += sum over images of d[n] (F, P) @ cols[n]^T: each thread owns a block of
+    # dw's rows and accumulates into it (BLAS's beta = 1), so no partial sums are reduced
+    F = dw.shape[0]
+    parts = max(1, min(num_threads(), F))
+    resolve_blas(dw)
+    for j in prange(parts):
+        f0, f1 = j * F // parts, (j + 1) * F // parts
+        for n in range(cols.shape[0]):
+            gemm_block(d[n][f0:f1], cols[n].T, dw[f0:f1], 1.0)
+
+
+@njit(parallel=True, cache=True)
+def _dcols_images(d, w2, cols):
+    # cols[n] (CKK, P) = w2^T (CKK, F) @ d[n] (F, P), the columns' gradient, per image or block
+    n_img, _, P = cols.shape
+    nb = _blocks_per_image(n_img, P)
+    resolve_blas(cols[0])
+    for t in prange(n_img * nb):
+        n, j = t // nb, t % nb
+        c0, c1 = j * P // nb, (j + 1) * P // nb
+        gemm_block(w2.T, d[n][:, c0:c1], cols[n][:, c0:c1], 0.0)
+
+
+def _backward_images(d, w2, cols, dw, need_dx):
+    # per chunk: dw += d[n] @ cols[n]^T over its images, then cols[n] = w2^T @ d[n] (the dcols)
+    _dw_images(d, cols, dw)
+    if need_dx:
+        _dcols_images(d, w2, cols)
 
 
 def forward_v7(x, w, b, stride, padding):
@@ -169,12 +206,11 @@ def backward_v7(dout, x, w, has_bias, stride, padding, need_dx=True):
     d3 = dout.reshape(N, F, P)
     w2 = w.reshape(F, CKK)
     dw = np.zeros((F, CKK), dtype=x.dtype)
-    tmp = scratch("dw_part", (F, CKK), x.dtype)
     dx = np.zeros_like(x) if need_dx else None
     for n0, n1 in chunks(N, P, CKK):
         cols = scratch("cols", (n1 - n0, CKK, P), x.dtype)
         im2col_images(x[n0:n1], KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, cols)
-        _backward_images(d3[n0:n1], w2, cols, dw, tmp, need_dx)
+        _backward_images(d3[n0:n1], w2, cols, dw, need_dx)
         if need_dx:
             col2im_images(cols, KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, dx[n0:n1])
     db = sum_db(d3) if has_bias else None

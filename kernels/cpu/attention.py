@@ -52,6 +52,7 @@ from numba import njit, prange
 from tinydl.kernels._versions import active
 from tinydl.kernels.cpu import _attention_fastexp, _attention_plain
 from tinydl.kernels.cpu import _attention_rows as rows
+from tinydl.kernels.cpu._blas import bmm
 
 CHUNK = 2**21  # v3: the score budget, elements (8 MiB in float32)
 BLOCK = 64    # v2: keys per online-softmax block
@@ -102,14 +103,15 @@ def attention_backward_v1(dout, cache):
 def _backward_kept(dout, q, k, v, pd, scale, through_softmax):
     # the backward of a forward that kept its (dropped-out) weights pd (B, L, S)
     # step 1: through out = pd v
-    dv = np.matmul(pd.transpose(0, 2, 1), dout)
-    ds = np.matmul(dout, v.transpose(0, 2, 1))
+    # (bmm: the batch's small products split over Numba's threads, kernels/cpu/_blas.py)
+    dv = bmm(pd.transpose(0, 2, 1), dout)
+    ds = bmm(dout, v.transpose(0, 2, 1))
     # step 2: through dropout and softmax
     through_softmax(ds)
     # step 3: through scores = q k^T * scale
-    dq = np.matmul(ds, k)
+    dq = bmm(ds, k)
     dq *= scale
-    dk = np.matmul(ds.transpose(0, 2, 1), q)
+    dk = bmm(ds.transpose(0, 2, 1), q)
     dk *= scale
     return dq, dk, dv
 
@@ -410,11 +412,11 @@ def attention_forward_v5(q, k, v, mask, mask_index, dropout_p, is_causal, scale,
     S = k.shape[1]
     if mask is not None or dropout_p > 0.0 or B * L * S > CHUNK:
         return attention_forward_v4(q, k, v, mask, mask_index, dropout_p, is_causal, scale, seed)
-    p = np.matmul(q, k.transpose(0, 2, 1))                       # (B, L, S) by BLAS
+    p = bmm(q, k.transpose(0, 2, 1))                             # (B, L, S), on Numba's threads
     p2 = p.reshape(B * L, S)
     lse = np.empty(B * L, dtype=q.dtype)
     _attention_plain.softmax_rows(p2, L, is_causal, scale, lse, p2, np.ones(S, dtype=q.dtype))
-    return np.matmul(p, v), (5, (q, k, v, p, scale))
+    return bmm(p, v), (5, (q, k, v, p, scale))
 
 
 def attention_backward_v5(dout, cache):

@@ -12,11 +12,13 @@ v1  naive triple loop, rows in parallel (prange over m): out[m, u] = b[u] + sum_
     multiply-add waits on memory and nothing vectorizes. Backward: dx the same way over w's
     rows (contiguous, better), dw = x2^T dout with a stride-`in` walk down x's columns.
     Measured: 670-1020 ms, about 200x PyTorch. Kept as the baseline the others are read against.
-v2  BLAS: np.dot inside @njit calls sgemm/dgemm (Numba links SciPy's BLAS), one call per matrix
-    product, with the bias add / bias-gradient column sums in the same compiled function right
-    after it, serial (a few microseconds of work). Nothing of ours runs in prange next to np.dot:
-    BLAS brings its own threads. Measured: 1.75 ms, 0.46-0.55x PyTorch's time (NumPy's `@` on
-    the same products: 1.66 ms). With OPENBLAS_CORETYPE=Haswell set: 2.9 ms (PyTorch 5.8 ms).
+v2  BLAS: each matrix product one sgemm/dgemm per Numba thread on a block of the output
+    (kernels/cpu/_blas.py: SciPy's BLAS, one thread per call, on the pool every kernel uses), with
+    the bias add / bias-gradient column sums in the same compiled function right after it, serial
+    (a few microseconds of work). Measured before the one-pool change (np.dot, BLAS's own
+    threads): 1.75 ms, 0.46-0.55x PyTorch's time (NumPy's `@` on the same products: 1.66 ms).
+    With OPENBLAS_CORETYPE=Haswell set: 2.9 ms (PyTorch 5.8 ms). The MLP's training step with
+    the products on Numba's threads: 6.1 -> 3.5 ms (docs/kernels.md, "one pool").
 v3  the same three GEMMs through NumPy's `@` on 2-D views (NumPy's own OpenBLAS), the bias add
     and the column sums in small parallel (prange) Numba kernels. Measured: 1.70 ms with
     OMP_WAIT_POLICY=PASSIVE, but 76 ms with OMP_WAIT_POLICY=active and 19-59 ms with the
@@ -33,6 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinydl.kernels._versions import active
+from tinydl.kernels.cpu._blas import gemm
 from tinydl.kernels.cpu.elementwise import colsum
 
 
@@ -89,11 +92,11 @@ def dense_backward_v1(dout, cache):
     return dx.reshape(x.shape), dw, db
 
 
-# ---- v2: BLAS through np.dot inside @njit, bias fused after it --------------------------------
+# ---- v2: BLAS on Numba's threads (kernels/cpu/_blas.py), bias fused after it -----------------
 @njit(cache=True)
 def _forward_blas(x, w, b):
     # x (M, K), w (K, U), b (U,) -> out (M, U): one GEMM, then the bias in the same function
-    out = np.dot(x, w)
+    out = gemm(x, w)
     m_rows, units = out.shape
     for m in range(m_rows):
         for u in range(units):
@@ -103,21 +106,21 @@ def _forward_blas(x, w, b):
 
 @njit(cache=True)
 def _forward_blas_nobias(x, w):
-    return np.dot(x, w)
+    return gemm(x, w)
 
 
 @njit(cache=True)
 def _backward_blas(x, w, dout):
     # dx = dout w^T (M, K), dw = x^T dout (K, U): two GEMMs on transposed views (no copies)
-    dx = np.dot(dout, w.T)
-    dw = np.dot(x.T, dout)
+    dx = gemm(dout, w.T)
+    dw = gemm(x.T, dout)
     return dx, dw
 
 
 @njit(cache=True)
 def _params_blas(x, dout, has_bias):
     # dw = x^T dout (K, U), db = column sums of dout in float64 (zeros without a bias): no dx GEMM
-    dw = np.dot(x.T, dout)
+    dw = gemm(x.T, dout)
     m_rows, units = dout.shape
     acc = np.zeros(units, dtype=np.float64)
     if has_bias:
@@ -129,7 +132,7 @@ def _params_blas(x, dout, has_bias):
 
 @njit(cache=True)
 def _backward_blas_bias(x, w, dout):
-    dx = np.dot(dout, w.T)
+    dx = gemm(dout, w.T)
     dw, db = _params_blas(x, dout, True)
     return dx, dw, db
 
