@@ -83,8 +83,10 @@ def gemm_block(a, b, out, beta):
         raise ValueError("gemm_block: a, b and out must have one dtype (float32 or float64)")
     if m == 0 or n == 0:
         return
-    if k == 0:
-        out[:, :] = beta * out
+    if k == 0:                                   # an empty sum: BLAS may not be called
+        for i in range(m):                       # (a loop: an array expression here took
+            for j in range(n):                   # 2.6 s to compile, once per layout)
+                out[i, j] = beta * out[i, j]
         return
     ta, lda = _operand(a)
     if ta == 0:
@@ -104,12 +106,19 @@ def gemm_block(a, b, out, beta):
 
 
 @njit(cache=True)
+def _any(x):
+    # the same 2-D view typed as layout 'A': every caller's layout (C, F or a block) then shares
+    # one compiled copy of the functions below, which take strides from the array anyway
+    return x[0:x.shape[0], 0:x.shape[1]]
+
+
+@njit(cache=True)
 def resolve_blas(out):
     """Call before a prange region whose tasks call gemm_block."""
     # a 1x1 product in the calling thread: numba_xxgemm finds the BLAS function on its first call
     # under the GIL, which a worker thread could not take while this thread waits for it
-    one = np.ones((1, 1), out.dtype)
-    gemm_block(one, one, np.empty((1, 1), out.dtype), 0.0)
+    one = _any(np.ones((1, 1), out.dtype))
+    gemm_block(one, one, _any(np.empty((1, 1), out.dtype)), 0.0)
 
 
 @njit(cache=True, parallel=True)
@@ -126,13 +135,6 @@ def _split_cols(a, b, out, parts):
     for p in prange(parts):
         c0, c1 = p * n // parts, (p + 1) * n // parts
         gemm_block(a, b[:, c0:c1], out[:, c0:c1], 0.0)
-
-
-@njit(cache=True)
-def _any(x):
-    # the same 2-D view typed as layout 'A': every caller's layout (C, F or a block) then shares
-    # one compiled copy of the functions below, which take strides from the array anyway
-    return x[0:x.shape[0], 0:x.shape[1]]
 
 
 @njit(cache=True)
