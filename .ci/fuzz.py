@@ -198,7 +198,12 @@ def batchnorm_case(rng):
 
     def fwd(x, gamma, beta):   # fresh moving statistics for every device
         return ops.batchnorm_forward(x, gamma, beta, stats[0].copy(), stats[1].copy(), 0.9, 1e-3, training)
+
+    def fwd_relu(x, gamma, beta):
+        return ops.batchnorm_relu_forward(x, gamma, beta, stats[0].copy(), stats[1].copy(), 0.9, 1e-3, training)
     return [("batchnorm", fwd, ops.batchnorm_backward, (x, gamma, beta), {},
+             lambda o: rng.standard_normal(o.shape)),
+            ("batchnorm_relu", fwd_relu, ops.batchnorm_relu_backward, (x, gamma, beta), {},
              lambda o: rng.standard_normal(o.shape))]
 
 

@@ -57,3 +57,15 @@ def batchnorm_backward(dout, cache):
         # inference: an affine map of x
         dx = scale * dout
     return dx.astype(dout.dtype, copy=False), dgamma, dbeta
+
+
+def batchnorm_relu_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training):
+    # ReLU(batchnorm(x)): what a BatchNormalization followed by a plain ReLU computes
+    z, bn_cache = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    return np.maximum(z, 0), (bn_cache, z)
+
+
+def batchnorm_relu_backward(dout, cache):
+    # through the ReLU (dout where z > 0), then through batch norm
+    bn_cache, z = cache
+    return batchnorm_backward(np.where(z > 0, dout, 0).astype(dout.dtype), bn_cache)

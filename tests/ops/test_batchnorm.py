@@ -182,3 +182,65 @@ def test_bad_input_fails_before_any_kernel(no_kernel):
         ops.batchnorm_forward(x, *ok, momentum=1.5)
     with pytest.raises(ValueError, match=r"eps must be > 0.0. Received: batchnorm eps=0"):
         ops.batchnorm_forward(x, *ok, eps=0)
+
+
+# -- batchnorm_relu: ReLU(batchnorm(x)) as one op ----------------------------------------------
+def _relu_pass(x, params, dout, training):
+    gamma, beta, rm, rv = params
+    out, cache = ops.batchnorm_relu_forward(x, gamma, beta, rm, rv, 0.9, 1e-3, training)
+    return (out, *ops.batchnorm_relu_backward(dout, cache), rm, rv)
+
+
+def test_the_reference_batchnorm_relu_is_batchnorm_then_relu(rng):
+    x = rng.standard_normal((3, 4, 5, 5))
+    params, dout = _params(rng, 4), rng.standard_normal(x.shape)
+    with on("reference"):
+        got = _relu_pass(x, [p.copy() for p in params], dout, True)
+        gamma, beta, rm, rv = [p.copy() for p in params]
+        z, bn_cache = ops.batchnorm_forward(x, gamma, beta, rm, rv, 0.9, 1e-3, True)
+        y, relu_cache = ops.relu_forward(z)
+        dx, dgamma, dbeta = ops.batchnorm_backward(ops.relu_backward(dout, relu_cache), bn_cache)
+    for g, e in zip(got, (y, dx, dgamma, dbeta, rm, rv), strict=True):
+        np.testing.assert_array_equal(g, e)
+    assert 0.2 < (got[0] == 0).mean() < 0.8          # the ReLU cut about half of the values
+
+
+@pytest.mark.parametrize("dev,version", CASES)
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 3, 7, 5), (33, 7)])
+def test_batchnorm_relu_matches_reference(dev, version, training, dtype, shape, rng):
+    x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+    params, dout = _params(rng, shape[1]), rng.standard_normal(shape).astype(dtype)
+    with on(dev, "batchnorm", version):
+        got = _relu_pass(x, [p.astype(dtype) for p in params], dout, training)
+    with on("reference"):
+        want = _relu_pass(x.astype(np.float64), [p.copy() for p in params], dout.astype(np.float64), training)
+    for g, e in zip(got, want, strict=True):
+        assert g.dtype == np.dtype(dtype)
+        assert_close(tinydl.device.to_numpy(g), e.astype(dtype), dtype)
+
+
+def test_batchnorm_relu_gradients_by_finite_differences(rng):
+    x = rng.standard_normal((4, 3, 3, 3))
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    dout = rng.standard_normal(x.shape)
+
+    def loss(xv):
+        out, _ = ops.batchnorm_relu_forward(xv, gamma, beta, np.zeros(3), np.ones(3), 0.9, 1e-3, True)
+        return float((out * dout).sum())
+
+    _, cache = ops.batchnorm_relu_forward(x, gamma, beta, np.zeros(3), np.ones(3), 0.9, 1e-3, True)
+    dx = ops.batchnorm_relu_backward(dout, cache)[0]
+    h = 1e-6
+    for idx in [(0, 0, 0, 0), (1, 2, 1, 0), (3, 1, 2, 2), (2, 0, 1, 1)]:
+        e = np.zeros_like(x)
+        e[idx] = h
+        assert abs((loss(x + e) - loss(x - e)) / (2 * h) - dx[idx]) < 1e-6
+
+
+def test_batchnorm_relu_checks_its_input_like_batchnorm(no_kernel):
+    with pytest.raises(ValueError, match="batchnorm gamma"):
+        ops.batchnorm_relu_forward(np.ones((2, 3)), np.ones(4), np.zeros(3), np.zeros(3), np.ones(3))
+    with pytest.raises(TypeError, match="batchnorm_relu_backward needs the cache"):
+        ops.batchnorm_relu_backward(np.ones((2, 3)), None)

@@ -41,12 +41,20 @@ class BatchNormalization(Layer):
         self.moving_mean = self.add_weight("moving_mean", C, "zeros", trainable=False)
         self.moving_variance = self.add_weight("moving_variance", C, "ones", trainable=False)
 
-    def call(self, x, training=False):
+    def call(self, x, training=False, fused_relu=False):
+        """fused_relu: return ReLU(out), as one op where the device has it (a model passes it
+        when a plain ReLU follows this layer: tinydl/models/functional.py, relu_plan)."""
         training = bool(training) and self.trainable
         forward, self._backward_op = self._ops(training)
+        self._relu_cache = None
+        if fused_relu and forward is ops.batchnorm_forward:
+            forward, self._backward_op = ops.batchnorm_relu_forward, ops.batchnorm_relu_backward
+            fused_relu = False
         out, self._cache = forward(
             x, self.gamma.value, self.beta.value, self.moving_mean.value,
             self.moving_variance.value, self.momentum, self.epsilon, training=training)
+        if fused_relu:                              # the synchronized batch norm: ReLU after it
+            out, self._relu_cache = ops.relu_forward(out)
         return out
 
     def _ops(self, training):
@@ -58,6 +66,8 @@ class BatchNormalization(Layer):
         return ops.batchnorm_forward, ops.batchnorm_backward
 
     def backward(self, dout):
+        if getattr(self, "_relu_cache", None) is not None:
+            dout = ops.relu_backward(dout, self._relu_cache)
         dx, dgamma, dbeta = self._backward_op(dout, self._cache)
         self.gamma.accumulate_grad(dgamma)
         self.beta.accumulate_grad(dbeta)

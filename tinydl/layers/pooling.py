@@ -23,12 +23,22 @@ class _Pooling2D(Layer):
         self.compute_output_shape(input_shape)          # raises when an output axis is <= 0
         _shapes.warn_if_channels_last(input_shape)
 
-    def call(self, x, training=False):
+    def call(self, x, training=False, fused_relu=False):
+        """fused_relu (MaxPooling2D only): return ReLU(pool(x)), which equals pool(ReLU(x)) with
+        the same gradient (the maximum commutes with the monotone ReLU, ties included) on a
+        quarter of the elements; a model passes it when a plain ReLU precedes this layer."""
         pad = explicit_padding(self.padding, tuple(x.shape[2:4]), self.pool_size, self.strides)
         out, self._cache = type(self)._forward(x, self.pool_size, self.strides, pad)
+        self._relu_cache = None
+        if fused_relu:
+            if not isinstance(self, MaxPooling2D):
+                raise ValueError(f"{self.name}: only a max-pool can take the ReLU before it")
+            out, self._relu_cache = ops.relu_forward(out)
         return out
 
     def backward(self, dout):
+        if getattr(self, "_relu_cache", None) is not None:
+            dout = ops.relu_backward(dout, self._relu_cache)
         return type(self)._backward(dout, self._cache)
 
     def compute_output_shape(self, input_shape):

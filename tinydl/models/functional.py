@@ -7,7 +7,9 @@
 
 Fusion: compile may ask that an output's final softmax (or sigmoid) be left to the loss; the
 plan maps that output's node to "layer" (skip the activation layer) or "activation" (run the
-layer with apply_activation=False). Nothing else about a run depends on earlier runs.
+layer with apply_activation=False). relu_plan adds the ReLU fusions every run uses: "relu" runs
+a layer with fused_relu=True (its output is ReLU'd in the same op). Nothing else about a run
+depends on earlier runs.
 """
 from tinydl.layers.input_layer import InputLayer
 from tinydl.layers.symbolic import KerasTensor, map_structure, symbolic_in
@@ -57,6 +59,46 @@ def consumers(graph_nodes):
     return count
 
 
+def _plain_relu(layer):
+    # a ReLU with nothing else to it: layers.ReLU() or Activation("relu") (or an activation=...)
+    from tinydl.layers.activation import Activation
+    from tinydl.layers.activations import ReLU
+    return type(layer) is ReLU or (type(layer) is Activation and layer.activation == "relu")
+
+
+def relu_plan(graph_nodes, outputs):
+    """id(node) -> "relu" / "layer" / "activation": the ReLUs that join their neighbour's op.
+
+        BatchNormalization -> ReLU    one batchnorm_relu op; the ReLU node is skipped
+        ReLU -> MaxPooling2D          the pool first, then the ReLU on a quarter of the values
+        Conv2D(activation="relu") -> MaxPooling2D   the same, the conv run without its ReLU
+
+    Only where the first node's output goes to the second alone (not to another layer, not a
+    model output): every result and gradient is then exactly the unfused one."""
+    from tinydl.layers.activations import WithActivation
+    from tinydl.layers.normalization import BatchNormalization
+    from tinydl.layers.pooling import MaxPooling2D
+
+    reads, ids, outs = consumers(graph_nodes), {id(n) for n in graph_nodes}, {id(t) for t in outputs}
+    plan = {}
+    for node in graph_nodes:
+        if len(node.inputs) != 1 or len(node.outputs) != 1 or id(node) in plan:
+            continue
+        t = node.inputs[0]
+        prev = t.node
+        if id(prev) not in ids or id(prev) in plan or len(prev.outputs) != 1 or reads.get(id(t)) != 1 \
+                or id(t) in outs or node.kwargs or prev.kwargs:
+            continue
+        if _plain_relu(node.layer) and type(prev.layer) is BatchNormalization:
+            plan[id(prev)], plan[id(node)] = "relu", "layer"
+        elif type(node.layer) is MaxPooling2D and _plain_relu(prev.layer) and len(prev.inputs) == 1:
+            plan[id(prev)], plan[id(node)] = "layer", "relu"
+        elif type(node.layer) is MaxPooling2D and isinstance(prev.layer, WithActivation) \
+                and _plain_relu(prev.layer.activation):
+            plan[id(prev)], plan[id(node)] = "activation", "relu"
+    return plan
+
+
 def run(graph_nodes, inputs, arrays, outputs, training, plan=None):
     """The output arrays for ``arrays`` fed to ``inputs`` (KerasTensors, in order)."""
     plan = plan or {}
@@ -67,7 +109,8 @@ def run(graph_nodes, inputs, arrays, outputs, training, plan=None):
         if fuse == "layer":                         # the final activation is left to the loss
             outs = [args[0]]
         else:
-            kwargs = dict(node.kwargs, apply_activation=False) if fuse == "activation" else node.kwargs
+            kwargs = dict(node.kwargs, apply_activation=False) if fuse == "activation" else \
+                dict(node.kwargs, fused_relu=True) if fuse == "relu" else node.kwargs
             out = node.layer(*args, training=training, **kwargs)
             outs = list(out) if len(node.outputs) > 1 else [out]
         for t, a in zip(node.outputs, outs, strict=True):

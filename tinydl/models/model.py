@@ -65,6 +65,7 @@ class Model(Trainer, Layer):
         self._inputs = _graph.flat_tensors(inputs, "inputs")
         self._outputs = _graph.flat_tensors(outputs, "outputs")
         self._nodes = _graph.nodes(self._inputs, self._outputs)
+        self._relu_plan = _graph.relu_plan(self._nodes, self._outputs)
         self._graph = True
         self.dtype = self._inputs[0].dtype
         self.built = True
@@ -225,7 +226,7 @@ class Model(Trainer, Layer):
         ``fused``: run compile's fusion plan (the outputs are then logits where it fused)."""
         self._last_tape = None                  # free the previous step's caches first
         xs = self._prepare_inputs(inputs)       # (a Sequential without an input shape builds here)
-        plan = self._graph_plan() if fused else None
+        plan = {**getattr(self, "_relu_plan", {}), **(self._graph_plan() if fused else {})}
         tape = _tape.Tape()
         with _device.using(self._dev()), _tape.recording(tape):
             if self._graph:

@@ -34,7 +34,12 @@ from tinydl.ops.activations import (
 )
 from tinydl.ops.attention import attention_backward, attention_forward, causal_mask
 from tinydl.ops.augmentation import crop2d_backward, crop2d_forward, flip2d_backward, flip2d_forward
-from tinydl.ops.batchnorm import batchnorm_backward, batchnorm_forward
+from tinydl.ops.batchnorm import (
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_relu_backward,
+    batchnorm_relu_forward,
+)
 from tinydl.ops.conv2d import conv2d_backward, conv2d_forward
 from tinydl.ops.conv2d_transpose import conv2d_transpose_backward, conv2d_transpose_forward
 from tinydl.ops.dense import dense_backward, dense_forward
@@ -119,7 +124,7 @@ __all__ = [
     "conv2d_forward", "conv2d_backward",
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
     "global_avgpool2d_forward", "global_avgpool2d_backward",
-    "batchnorm_forward", "batchnorm_backward",
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_relu_forward", "batchnorm_relu_backward",
     # more activations
     "silu_forward", "silu_backward", "elu_forward", "elu_backward",
     "selu_forward", "selu_backward", "softplus_forward", "softplus_backward",

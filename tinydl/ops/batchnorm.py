@@ -18,12 +18,7 @@ def _moving(a, name, C, dtype):
     return a
 
 
-def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.99, eps=1e-3, training=True):
-    """Normalize x (N, C, H, W) per channel over (N, H, W), or x (N, C) per feature over N.
-
-    training: batch mean and biased batch variance; running_mean / running_var updated in place,
-    moving = momentum * moving + (1 - momentum) * batch. Otherwise the moving statistics are used.
-    Returns out (like x) and the cache for batchnorm_backward."""
+def _checked(x, gamma, beta, running_mean, running_var, momentum, eps, training):
     x = _checks.as_float(x, "batchnorm input x")
     _checks.ndim(x, "batchnorm input x (N, C, H, W) or (N, C)", (2, 4))
     _checks.nonempty(x, "batchnorm input x")
@@ -38,12 +33,34 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.99, 
     running_var = _moving(running_var, "running_var", C, dtype)
     momentum = _checks.finite_float(momentum, "batchnorm momentum", 0.0, 1.0)
     eps = _checks.finite_float(eps, "batchnorm eps", 0.0, None, low_open=True)
-    training = bool(training)
-    return run_forward("batchnorm", "batchnorm",
-                       x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    return x, gamma, beta, running_mean, running_var, momentum, eps, bool(training)
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.99, eps=1e-3, training=True):
+    """Normalize x (N, C, H, W) per channel over (N, H, W), or x (N, C) per feature over N.
+
+    training: batch mean and biased batch variance; running_mean / running_var updated in place,
+    moving = momentum * moving + (1 - momentum) * batch. Otherwise the moving statistics are used.
+    Returns out (like x) and the cache for batchnorm_backward."""
+    args = _checked(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    return run_forward("batchnorm", "batchnorm", *args)
+
+
+def batchnorm_relu_forward(x, gamma, beta, running_mean, running_var, momentum=0.99, eps=1e-3, training=True):
+    """ReLU(batchnorm_forward(x, ...)) as one op (a BatchNormalization followed by a ReLU, which
+    a model fuses); the same arguments and checks. Returns out and the cache for
+    batchnorm_relu_backward."""
+    args = _checked(x, gamma, beta, running_mean, running_var, momentum, eps, training)
+    return run_forward("batchnorm", "batchnorm_relu", *args)
 
 
 def batchnorm_backward(dout, cache):
     """dout (like x) -> dx (like x), dgamma (C,), dbeta (C,)."""
     dout = check_dout(dout, cache, "batchnorm", "batchnorm_backward dout")
     return run_backward("batchnorm", "batchnorm", cache, dout)
+
+
+def batchnorm_relu_backward(dout, cache):
+    """dout (like x) -> dx (like x), dgamma (C,), dbeta (C,), through the ReLU and the batch norm."""
+    dout = check_dout(dout, cache, "batchnorm_relu", "batchnorm_relu_backward dout")
+    return run_backward("batchnorm", "batchnorm_relu", cache, dout)
