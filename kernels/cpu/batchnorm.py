@@ -80,7 +80,9 @@ def _backward_channel(dout, x, c, gamma, mean, inv, training, dx, dgamma, dbeta,
     sg = 0.0
     for n in range(N):
         for k in range(P):
-            g = dout[n, c, k] if not relu or y[n, c, k] > 0.0 else 0.0
+            g = dout[n, c, k]
+            if relu:
+                g = g if y[n, c, k] > 0.0 else 0.0
             sb += g
             sg += g * (x[n, c, k] - m) * s
     dbeta[c] = sb
@@ -95,7 +97,9 @@ def _backward_channel(dout, x, c, gamma, mean, inv, training, dx, dgamma, dbeta,
         b = 0.0
     for n in range(N):
         for k in range(P):
-            g = dout[n, c, k] if not relu or y[n, c, k] > 0.0 else 0.0
+            g = dout[n, c, k]
+            if relu:
+                g = g if y[n, c, k] > 0.0 else 0.0
             if training:
                 xhat = (x[n, c, k] - m) * s
                 dx[n, c, k] = scale * (g - a - xhat * b)
