@@ -129,6 +129,13 @@ def _blocks_per_image(n_images, P):
     return max(1, min((T + n_images - 1) // n_images, P // 64))
 
 
+@njit(cache=True, inline="always")
+def _task(t, nb, P):
+    # task t of n_images * nb -> (image n, its output columns [c0, c1))
+    n, j = t // nb, t % nb
+    return n, j * P // nb, (j + 1) * P // nb
+
+
 @njit(parallel=True, cache=True)
 def _gemm_bias_images(w2, cols, b, out):
     # out[n] (F, P) = w2 (F, CKK) @ cols[n] (CKK, P) + b: one task per image (or per column block
@@ -138,8 +145,7 @@ def _gemm_bias_images(w2, cols, b, out):
     nb = _blocks_per_image(n_img, P)
     resolve_blas(out[0])
     for t in prange(n_img * nb):
-        n, j = t // nb, t % nb
-        c0, c1 = j * P // nb, (j + 1) * P // nb
+        n, c0, c1 = _task(t, nb, P)
         o = out[n][:, c0:c1]
         gemm_block(w2, cols[n][:, c0:c1], o, 0.0)
         for f in range(F):
@@ -168,8 +174,7 @@ def _dcols_images(d, w2, cols):
     nb = _blocks_per_image(n_img, P)
     resolve_blas(cols[0])
     for t in prange(n_img * nb):
-        n, j = t // nb, t % nb
-        c0, c1 = j * P // nb, (j + 1) * P // nb
+        n, c0, c1 = _task(t, nb, P)
         gemm_block(w2.T, d[n][:, c0:c1], cols[n][:, c0:c1], 0.0)
 
 
