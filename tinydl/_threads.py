@@ -3,10 +3,10 @@
 One pool. tinydl's matrix products run on Numba's threads, one single-threaded BLAS call per
 thread (kernels/cpu/_blas.py), so SciPy's OpenBLAS brings no threads of its own (configure_blas)
 and Numba's pool is the only one a step uses. Its workers then wait for the next kernel by
-spinning briefly (GOMP_SPINCOUNT, about a tenth of a millisecond here) before they sleep: most of
-a small model's kernels follow each other closer than that, and waking a sleeping thread costs
-tens of microseconds on a VM, many times per step (small CNN step 10.8 -> 7.9 ms). Unbounded
-spinning (libgomp's default, 300,000 rounds) starved whatever ran next on a small machine:
+spinning briefly (GOMP_SPINCOUNT rounds) before they sleep: a small model's kernels follow each
+other closely, and waking a sleeping thread costs tens of microseconds on a VM, many times per
+step (small CNN step 10.8-13.4 -> 5.7-6.2 ms with the products split). Long spinning (libgomp's
+default, 300,000 rounds) beside BLAS's own threads starved whatever ran next on a small machine:
 measured 2-40x slower, docs/kernels.md "threads". So:
 
   - OpenMP not loaded yet: a short spin, GOMP_SPINCOUNT=SPIN_COUNT (read once, when OpenMP loads;

@@ -27,12 +27,13 @@ class _Pooling2D(Layer):
         """fused_relu (MaxPooling2D only): return ReLU(pool(x)), which equals pool(ReLU(x)) with
         the same gradient (the maximum commutes with the monotone ReLU, ties included) on a
         quarter of the elements; a model passes it when a plain ReLU precedes this layer."""
+        if fused_relu and not isinstance(self, MaxPooling2D):
+            raise ValueError(f"{self.name}: only a max-pool can take the ReLU before it; "
+                             f"received fused_relu=True on a {type(self).__name__}")
         pad = explicit_padding(self.padding, tuple(x.shape[2:4]), self.pool_size, self.strides)
         out, self._cache = type(self)._forward(x, self.pool_size, self.strides, pad)
         self._relu_cache = None
         if fused_relu:
-            if not isinstance(self, MaxPooling2D):
-                raise ValueError(f"{self.name}: only a max-pool can take the ReLU before it")
             out, self._relu_cache = ops.relu_forward(out)
         return out
 
