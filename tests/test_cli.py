@@ -68,11 +68,38 @@ def test_help_shows_defaults_and_version():
     (["--lr", "-1"], "argument --lr: expected a positive finite number; received '-1'"),
     (["--lr", "nan"], "argument --lr: expected a positive finite number"),
     (["--verbose", "3"], "argument --verbose: expected auto, 0, 1 or 2; received '3'"),
+    (["--schedule", "step"], "argument --schedule: invalid choice: 'step'"),
 ])
 def test_bad_values_are_one_line_errors(args, match):
     r = _cli("train", *args)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert match in r.stderr.strip().splitlines()[-1]
+
+
+class _Compiled(Exception):
+    pass
+
+
+def test_the_demo_decays_its_rate_and_train_keeps_it_unless_asked(monkeypatch):
+    # the optimizer each run compiles with (the run stops there): the demo's rate is a cosine
+    # decay over epochs * batches per epoch, train's the constant --lr unless --schedule cosine
+    import tinydl as td
+    from tinydl.models.training import Trainer
+    seen = []
+
+    def record(self, optimizer="adam", **kwargs):
+        seen.append(optimizer)
+        raise _Compiled
+
+    monkeypatch.setattr(Trainer, "compile", record)
+    small = ["--model", "mlp", "--epochs", "3", "--n-train", "100", "--n-test", "50", "--verbose", "0",
+             "--batch-size", "25"]
+    for args in (["demo", *small], ["train", *small], ["train", *small, "--schedule", "cosine"]):
+        with pytest.raises(_Compiled):
+            main(args)
+    demo, train, train_cosine = (opt.learning_rate for opt in seen)
+    assert isinstance(demo, td.optimizers.CosineDecay) and demo.decay_steps == 3 * 4
+    assert train == 1e-3 and isinstance(train_cosine, td.optimizers.CosineDecay)
 
 
 def test_an_existing_out_folder_is_not_overwritten(tmp_path, capsys):

@@ -49,17 +49,19 @@ def _train(args, title):
     say(f"{title}: {args.model} on {args.dataset}, {len(x)} training and {len(xt)} test images "
           f"(data ready in {time.perf_counter() - t0:.1f}s)", flush=True)
     model = zoo.get(args.model)
-    optimizer = optimizers.Adam(args.lr, weight_decay=args.weight_decay)
+    train = DataLoader(x, y, batch_size=args.batch_size // world, shuffle=True,
+                       normalize="cifar10" if args.dataset == "cifar10" else "unit",   # pixels 0..255 in
+                       augment="crop_flip" if args.augment else None, seed=args.seed,
+                       shard=(rank, world) if world > 1 else None)
+    # cosine: the rate falls to 0 over the whole run, so the last epoch does not end on a noisy step
+    lr = optimizers.CosineDecay(args.lr, args.epochs * len(train)) if args.schedule == "cosine" else args.lr
+    optimizer = optimizers.Adam(lr, weight_decay=args.weight_decay)
     if world > 1:
         optimizer = dist.DistributedOptimizer(optimizer)
         td.set_seed(dist.rank_seed(args.seed))             # dropout masks of one's own per rank
     model.compile(optimizer=optimizer,
                   loss=td.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    normalize = "cifar10" if args.dataset == "cifar10" else "unit"      # pixels 0..255 in
-    train = DataLoader(x, y, batch_size=args.batch_size // world, shuffle=True, normalize=normalize,
-                       augment="crop_flip" if args.augment else None, seed=args.seed,
-                       shard=(rank, world) if world > 1 else None)
-    test = DataLoader(xt, yt, batch_size=256, shuffle=False, normalize=normalize)
+    test = DataLoader(xt, yt, batch_size=256, shuffle=False, normalize=train.normalize)
     cbs = [dist.BroadcastWeights(root=0)] if world > 1 else []
     if out:
         os.makedirs(out, exist_ok=True)
@@ -146,7 +148,7 @@ def _verbose(text):
     raise argparse.ArgumentTypeError(f"expected auto, 0, 1 or 2; received {text!r}")
 
 
-def _common(p, dataset, model, epochs, n_train, n_test, lr=1e-3):
+def _common(p, dataset, model, epochs, n_train, n_test, lr=1e-3, schedule="constant"):
     from tinydl import zoo
 
     p.add_argument("--dataset", choices=["shapes10", "cifar10"], default=dataset, help="the data set")
@@ -155,6 +157,8 @@ def _common(p, dataset, model, epochs, n_train, n_test, lr=1e-3):
     p.add_argument("--batch-size", type=_positive_int, default=64, help="training batch size")
     p.add_argument("--lr", type=_positive_float, default=lr, help="Adam's learning rate")
     p.add_argument("--weight-decay", type=_nonnegative_float, default=0.0, help="Adam's L2 weight decay")
+    p.add_argument("--schedule", choices=["constant", "cosine"], default=schedule,
+                   help="the learning rate: constant, or cosine decay from --lr to 0 over the run")
     p.add_argument("--augment", action="store_true", help="random crop (pad 4) and horizontal flip")
     p.add_argument("--device", choices=["reference", "cpu", "cuda"], default=None,
                    help="the kernels to run (unset: cpu)")
@@ -240,7 +244,7 @@ def main(argv=None):
     parser.add_argument("--version", action="version", version=f"tinydl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train the compact CNN on the offline shapes10 set", formatter_class=_Formatter)
-    _common(demo, "shapes10", "compact-cnn", 8, None, None, lr=2e-3)
+    _common(demo, "shapes10", "compact-cnn", 8, None, None, lr=2e-3, schedule="cosine")
     demo.add_argument("--out", default=None, help="folder for weights.npz, log.csv and curves.png (unset: none)")
     train = sub.add_parser("train", help="train a named model on a data set", formatter_class=_Formatter)
     _common(train, "shapes10", "seed-cnn", 10, None, None)
