@@ -78,6 +78,20 @@ class WithActivation:
         return self.activation.backward(dout) if self._activated else dout
 
 
+class WithTrailingReLU:
+    """For a layer that a model may ask to end with a ReLU it runs as its own op (``fused_relu``,
+    tinydl/models/functional.py, relu_plan): y = relu(z) in call, dz = relu'(z) * dy first in
+    backward; ``apply=False`` leaves z as it is."""
+    _relu_cache = None
+
+    def _relu_after(self, z, apply):
+        out, self._relu_cache = ops.relu_forward(z) if apply else (z, None)
+        return out
+
+    def _relu_backward(self, dout):
+        return dout if self._relu_cache is None else ops.relu_backward(dout, self._relu_cache)
+
+
 ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,

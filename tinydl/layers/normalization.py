@@ -1,10 +1,11 @@
 """BatchNormalization (LayerNormalization lives in layernorm.py)."""
 from tinydl import ops
 from tinydl._validate import finite_float
+from tinydl.layers.activations import WithTrailingReLU
 from tinydl.layers.base import Layer
 
 
-class BatchNormalization(Layer):
+class BatchNormalization(WithTrailingReLU, Layer):
     """Normalize per channel (axis 1 of (N, C, H, W)) or per feature (last axis of (N, C)).
 
     Training: batch mean and biased batch variance; the moving statistics follow
@@ -46,16 +47,13 @@ class BatchNormalization(Layer):
         when a plain ReLU follows this layer: tinydl/models/functional.py, relu_plan)."""
         training = bool(training) and self.trainable
         forward, self._backward_op = self._ops(training)
-        self._relu_cache = None
-        if fused_relu and forward is ops.batchnorm_forward:
+        one_op = fused_relu and forward is ops.batchnorm_forward    # (the synchronized one has none)
+        if one_op:
             forward, self._backward_op = ops.batchnorm_relu_forward, ops.batchnorm_relu_backward
-            fused_relu = False
         out, self._cache = forward(
             x, self.gamma.value, self.beta.value, self.moving_mean.value,
             self.moving_variance.value, self.momentum, self.epsilon, training=training)
-        if fused_relu:                              # the synchronized batch norm: ReLU after it
-            out, self._relu_cache = ops.relu_forward(out)
-        return out
+        return self._relu_after(out, fused_relu and not one_op)
 
     def _ops(self, training):
         """The (forward, backward) pair: the synchronized one in training on several ranks."""
@@ -66,9 +64,7 @@ class BatchNormalization(Layer):
         return ops.batchnorm_forward, ops.batchnorm_backward
 
     def backward(self, dout):
-        if getattr(self, "_relu_cache", None) is not None:
-            dout = ops.relu_backward(dout, self._relu_cache)
-        dx, dgamma, dbeta = self._backward_op(dout, self._cache)
+        dx, dgamma, dbeta = self._backward_op(self._relu_backward(dout), self._cache)
         self.gamma.accumulate_grad(dgamma)
         self.beta.accumulate_grad(dbeta)
         return dx

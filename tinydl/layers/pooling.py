@@ -2,11 +2,12 @@
 from tinydl import ops
 from tinydl._validate import pair
 from tinydl.layers import _shapes
+from tinydl.layers.activations import WithTrailingReLU
 from tinydl.layers.base import Layer
 from tinydl.layers.conv import explicit_padding, window_output_shape
 
 
-class _Pooling2D(Layer):
+class _Pooling2D(WithTrailingReLU, Layer):
     _forward = _backward = None   # the op pair, set by each subclass
 
     def __init__(self, pool_size=2, strides=None, padding="valid", input_shape=None, name=None):
@@ -32,15 +33,10 @@ class _Pooling2D(Layer):
                              f"received fused_relu=True on a {type(self).__name__}")
         pad = explicit_padding(self.padding, tuple(x.shape[2:4]), self.pool_size, self.strides)
         out, self._cache = type(self)._forward(x, self.pool_size, self.strides, pad)
-        self._relu_cache = None
-        if fused_relu:
-            out, self._relu_cache = ops.relu_forward(out)
-        return out
+        return self._relu_after(out, fused_relu)
 
     def backward(self, dout):
-        if getattr(self, "_relu_cache", None) is not None:
-            dout = ops.relu_backward(dout, self._relu_cache)
-        return type(self)._backward(dout, self._cache)
+        return type(self)._backward(self._relu_backward(dout), self._cache)
 
     def compute_output_shape(self, input_shape):
         return window_output_shape(self.name, input_shape, None, self.pool_size, self.strides,
