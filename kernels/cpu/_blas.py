@@ -17,12 +17,12 @@ kernels instead of going to sleep. Measured on the MLP's step: 6.1 -> 3.5 ms (do
 Operands are any 2-D views whose rows or columns are contiguous (a transposed view, a block of
 rows or columns): BLAS takes a leading dimension and a transpose flag, so nothing is copied.
 ``out`` must have contiguous rows. Inside a prange body call gemm_block, never gemm_into (no
-nested parallel regions), and call resolve_blas(out) once before that region (below).
+nested parallel regions).
 
 The call goes through ``numba_xxgemm``, the C helper Numba's own ``np.dot`` uses (it finds
 SciPy's cython_blas function once), declared as an external function so the kernels that call it
 stay in Numba's on-disk cache. The first call of each precision resolves the BLAS pointer under
-the GIL, so the parallel paths make a 1x1 call in the calling thread first.
+the GIL, so this module makes both first calls when it loads (end of the file).
 """
 import numpy as np
 from llvmlite import ir
@@ -112,15 +112,6 @@ def _any(x):
     return x[0:x.shape[0], 0:x.shape[1]]
 
 
-@njit(cache=True)
-def resolve_blas(out):
-    """Call before a prange region whose tasks call gemm_block."""
-    # a 1x1 product in the calling thread: numba_xxgemm finds the BLAS function on its first call
-    # under the GIL, which a worker thread could not take while this thread waits for it
-    one = _any(np.ones((1, 1), out.dtype))
-    gemm_block(one, one, _any(np.empty((1, 1), out.dtype)), 0.0)
-
-
 @njit(cache=True, parallel=True)
 def _split_rows(a, b, out, parts):
     m = out.shape[0]
@@ -148,7 +139,6 @@ def gemm_into(a, b, out):
     if parts < 2 or m * n * k < SPLIT_FROM or max(m, n) < 2 * parts:
         gemm_block(a, b, out, 0.0)
         return
-    resolve_blas(out)
     if m >= n:
         _split_rows(a, b, out, parts)
     else:
@@ -180,7 +170,6 @@ def bmm_into(a, b, out):
         for i in range(bsz):
             gemm_block(a[i], b[i], out[i], 0.0)
         return
-    resolve_blas(out)
     _bmm_split(a, b, out)
 
 
@@ -190,3 +179,11 @@ def bmm(a, b):
     out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=a.dtype)
     bmm_into(a, b, out)
     return out
+
+
+# numba_xxgemm finds SciPy's sgemm and dgemm on the first call of each, under the GIL, which a
+# worker thread cannot take while the calling thread waits at a parallel region's end: make
+# both first calls here, in the importing thread, before any kernel splits a product
+for _dtype in (np.float32, np.float64):
+    _one = np.ones((1, 1), _dtype)
+    gemm_block(_any(_one), _any(_one), _any(np.empty((1, 1), _dtype)), 0.0)

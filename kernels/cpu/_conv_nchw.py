@@ -33,7 +33,7 @@ import threading
 import numpy as np
 from numba import njit, prange
 
-from tinydl.kernels.cpu._blas import gemm_block, num_threads, resolve_blas
+from tinydl.kernels.cpu._blas import gemm_block, num_threads
 from tinydl.kernels.cpu._conv_common import chunks, out_size, sum_db
 from tinydl.kernels.cpu._conv_common import valid_range as _valid_range
 
@@ -143,7 +143,6 @@ def _gemm_bias_images(w2, cols, b, out):
     F = w2.shape[0]
     n_img, _, P = cols.shape
     nb = _blocks_per_image(n_img, P)
-    resolve_blas(out[0])
     for t in prange(n_img * nb):
         n, c0, c1 = _task(t, nb, P)
         o = out[n][:, c0:c1]
@@ -160,7 +159,6 @@ def _dw_images(d, cols, dw):
     # dw's rows and accumulates into it (BLAS's beta = 1), so no partial sums are reduced
     F = dw.shape[0]
     parts = max(1, min(num_threads(), F))
-    resolve_blas(dw)
     for j in prange(parts):
         f0, f1 = j * F // parts, (j + 1) * F // parts
         for n in range(cols.shape[0]):
@@ -172,7 +170,6 @@ def _dcols_images(d, w2, cols):
     # cols[n] (CKK, P) = w2^T (CKK, F) @ d[n] (F, P), the columns' gradient, per image or block
     n_img, _, P = cols.shape
     nb = _blocks_per_image(n_img, P)
-    resolve_blas(cols[0])
     for t in prange(n_img * nb):
         n, c0, c1 = _task(t, nb, P)
         gemm_block(w2.T, d[n][:, c0:c1], cols[n][:, c0:c1], 0.0)
