@@ -68,3 +68,50 @@ def test_read_only_install_and_home(tmp_path):
                 p.chmod(0o755)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "RESULT [0.0, 2.0] 24.0 1" in res.stdout, res.stdout + res.stderr[-2000:]
+
+
+# -- a kernel's cache goes stale with any file of its tree --------------------------------------
+STALE_PROBE = """
+import os, sys
+root = sys.argv[1]
+sys.path.insert(0, root)
+from tinydl.kernels.cpu import _cache_fallback
+_cache_fallback._ROOTS = (root + os.sep,) if sys.argv[2] == "fix" else ()
+import caller
+print("RESULT", caller.f())
+"""
+
+
+def _stale_probe(root, fix):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CACHE")}
+    env.update(PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    res = subprocess.run([sys.executable, "-c", STALE_PROBE, str(root), fix], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout.split("RESULT ")[1].strip()
+
+
+@pytest.mark.parametrize("fix,after_edit", [("fix", "2"), ("numba-only", "1")])
+def test_an_edited_helper_invalidates_its_callers_cache(tmp_path, fix, after_edit):
+    # caller.f compiles helper.g into its own machine code, and Numba's cache checks only
+    # caller.py: with Numba's stamp alone the edited helper's old value comes back from the
+    # cache ("numba-only": the bug, shown), with the tree's stamp it is recompiled
+    (tmp_path / "helper.py").write_text("from numba import njit\n\n@njit(cache=True)\ndef g():\n    return 1\n")
+    (tmp_path / "caller.py").write_text("from numba import njit\nfrom helper import g\n\n"
+                                        "@njit(cache=True)\ndef f():\n    return g()\n")
+    assert _stale_probe(tmp_path, fix) == "1"
+    (tmp_path / "helper.py").write_text("from numba import njit\n\n@njit(cache=True)\ndef g():\n    return 22 // 11\n")
+    assert _stale_probe(tmp_path, fix) == after_edit
+
+
+def test_the_tree_stamp_follows_contents(tmp_path, monkeypatch):
+    from tinydl.kernels.cpu import _cache_fallback
+    monkeypatch.setattr(_cache_fallback, "_stamps", {})
+    (tmp_path / "a.py").write_text("x = 1\n")
+    first = _cache_fallback.tree_stamp(str(tmp_path))
+    _cache_fallback._stamps.clear()
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert _cache_fallback.tree_stamp(str(tmp_path)) != first
+    kernel = __import__("tinydl.kernels.cpu._blas", fromlist=["gemm_block"]).gemm_block
+    stamp = kernel._cache._cache_file._source_stamp
+    assert stamp[1] == _cache_fallback.tree_stamp(_cache_fallback._kernel_root(kernel.py_func))
