@@ -159,9 +159,10 @@ def _window(rng, size_max):
 
 
 def conv2d_case(rng):
-    if rng.random() < 0.25:   # the Winograd path of v6: 3x3 stride 1, >= 16 channels
+    if rng.random() < 0.25:   # Winograd: 3x3 stride 1, >= 16 channels (v9 from 14x14 outputs)
         n, c, f = r(rng, 1, 2), 16, 16
-        x = normal(rng, n, c, r(rng, 3, 7), r(rng, 3, 7))
+        lo, hi = (14, 17) if rng.random() < 0.5 else (3, 7)
+        x = normal(rng, n, c, r(rng, lo, hi), r(rng, lo, hi))
         w = normal(rng, f, c, 3, 3)
         stride, pad = 1, int(rng.integers(0, 3))
     else:
@@ -170,8 +171,9 @@ def conv2d_case(rng):
         x, w = normal(rng, n, c, h, wd), normal(rng, f, c, kh, kw)
         stride, pad = (sh, sw), (pt, pb, pl, pr)
     b = normal(rng, w.shape[0]) if rng.random() < 0.7 else None
-    return [("conv2d", ops.conv2d_forward, ops.conv2d_backward, (view(rng, x), w, b),
-             {"stride": stride, "padding": pad}, lambda o: rng.standard_normal(o.shape))]
+    args, kw, d = (view(rng, x), w, b), {"stride": stride, "padding": pad}, lambda o: rng.standard_normal(o.shape)
+    return [("conv2d", ops.conv2d_forward, ops.conv2d_backward, args, kw, d),
+            ("conv2d_relu", ops.conv2d_relu_forward, ops.conv2d_relu_backward, args, kw, d)]
 
 
 def pool2d_case(rng):

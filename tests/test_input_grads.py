@@ -9,9 +9,10 @@ from tinydl import layers, ops
 
 @pytest.fixture
 def need_dx_calls(monkeypatch):
-    """The need_dx of every conv2d/dense backward, as (op, need_dx), in call order."""
+    """The need_dx of every conv2d/dense backward, as (op, need_dx), in call order (a
+    conv2d_relu backward counts as conv2d)."""
     calls = []
-    for name in ("conv2d_backward", "dense_backward"):
+    for name in ("conv2d_backward", "conv2d_relu_backward", "dense_backward"):
         real = getattr(ops, name)
 
         def spy(dout, cache, need_dx=True, _real=real, _name=name):

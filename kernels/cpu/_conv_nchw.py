@@ -36,6 +36,7 @@ from numba import njit, prange
 from tinydl.kernels.cpu._blas import gemm_block, num_threads
 from tinydl.kernels.cpu._conv_common import chunks, out_size, sum_db
 from tinydl.kernels.cpu._conv_common import valid_range as _valid_range
+from tinydl.kernels.cpu.activations import relu_in_place
 
 MIN_PIXELS = 256         # v7 from 16x16 outputs per image up; below, v5 (one GEMM per chunk)
 DIRECT_MAX_TAPS = 27     # v8's direct kernel up to C*KH*KW taps (3 channels of 3x3)
@@ -137,9 +138,10 @@ def _task(t, nb, P):
 
 
 @njit(parallel=True, cache=True)
-def _gemm_bias_images(w2, cols, b, out):
-    # out[n] (F, P) = w2 (F, CKK) @ cols[n] (CKK, P) + b: one task per image (or per column block
-    # of one), each a single-threaded GEMM on Numba's threads, the bias added while it is in cache
+def _gemm_bias_images(w2, cols, b, relu, out):
+    # out[n] (F, P) = w2 (F, CKK) @ cols[n] (CKK, P) + b (then max(., 0) if relu): one task per
+    # image (or per column block of one), each a single-threaded GEMM on Numba's threads, the
+    # bias (and the ReLU) applied while the block is in cache
     F = w2.shape[0]
     n_img, _, P = cols.shape
     nb = _blocks_per_image(n_img, P)
@@ -150,7 +152,8 @@ def _gemm_bias_images(w2, cols, b, out):
         for f in range(F):
             bf = b[f]
             for k in range(c1 - c0):
-                o[f, k] += bf
+                v = o[f, k] + bf
+                o[f, k] = 0.0 if relu and v <= 0.0 else v      # the ReLU op's rule: NaN passes
 
 
 @njit(parallel=True, cache=True)
@@ -182,8 +185,8 @@ def _backward_images(d, w2, cols, dw, need_dx):
         _dcols_images(d, w2, cols)
 
 
-def forward_v7(x, w, b, stride, padding):
-    # x (N, C, H, W), w (F, C, KH, KW), b (F,) or None -> out (N, F, OH, OW)
+def forward_v7(x, w, b, stride, padding, relu=False):
+    # x (N, C, H, W), w (F, C, KH, KW), b (F,) or None -> out (N, F, OH, OW) (its ReLU if relu)
     N = x.shape[0]
     F, C, KH, KW = w.shape
     OH, OW = out_size(x.shape, w.shape, stride, padding)
@@ -194,7 +197,7 @@ def forward_v7(x, w, b, stride, padding):
     for n0, n1 in chunks(N, P, C * KH * KW):
         cols = scratch("cols", (n1 - n0, C * KH * KW, P), x.dtype)
         im2col_images(x[n0:n1], KH, KW, stride[0], stride[1], padding[0], padding[2], OH, OW, cols)
-        _gemm_bias_images(w2, cols, bias, out[n0:n1])
+        _gemm_bias_images(w2, cols, bias, relu, out[n0:n1])
     return out.reshape(N, F, OH, OW)
 
 
@@ -366,9 +369,19 @@ def _use_v7(x, w, stride, padding):
 
 
 def conv2d_forward_v7(x, w, b, stride, padding):
+    return _forward_v7_or_v5(x, w, b, stride, padding, relu=False)
+
+
+def fused_relu_forward_v7(x, w, b, stride, padding):
+    """(relu(conv), the conv's cache): the ReLU applied where the bias is added (conv2d_relu)."""
+    return _forward_v7_or_v5(x, w, b, stride, padding, relu=True)
+
+
+def _forward_v7_or_v5(x, w, b, stride, padding, relu):
     if not _use_v7(x, w, stride, padding):
-        return _v5().conv2d_forward_v5(x, w, b, stride, padding)
-    return forward_v7(x, w, b, stride, padding), (x, w, b is not None, stride, padding)
+        out, cache = _v5().conv2d_forward_v5(x, w, b, stride, padding)
+        return (relu_in_place(out) if relu else out), cache
+    return forward_v7(x, w, b, stride, padding, relu), (x, w, b is not None, stride, padding)
 
 
 def conv2d_backward_v7(dout, cache):

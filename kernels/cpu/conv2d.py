@@ -69,7 +69,17 @@ v8  v7 plus a direct kernel for filters of at most DIRECT_MAX_TAPS taps (C*KH*KW
     pixels are too short for the per-row loop overhead; the way on is register blocking over
     several filters per input row load.
 
-PARAMS_ONLY (v5, v7): the backward without dx (no dcols GEMM, no col2im), for a layer whose
+v9  v7 with v6's Winograd finished (kernels/cpu/_winograd_tiled.py) for the forward of 3x3
+    stride-1 layers with at least WINOGRAD_MIN_CHANNELS channels each way and
+    WINOGRAD_MIN_PIXELS outputs per image: blocks of 64 tiles, each transformed, multiplied (16
+    single-threaded GEMMs) and transformed back by one thread while it is in cache, with
+    unit-stride transforms. Two threads, float32, fwd ms against v7 (median of 9, same run):
+    64->128 @16 batch 128: 12.3 vs 28.3; 64->64 @32 batch 64: 14.8 vs 22.5; the small CNN's
+    16->32 @14: 0.95 vs 1.39; but 128->256 @8: 23.0 vs 23.3 and 256->512 @4: 27-31 vs 17-20,
+    where re-reading the transformed filters (16*F*C values) for every block of few tiles
+    outweighs the saved multiplies: there, and for the backward, v9 is v7.
+
+PARAMS_ONLY (v5, v7, v9): the backward without dx (no dcols GEMM, no col2im), for a layer whose
 input needs no gradient: the first convolution of a model in a training step.
 """
 import threading
@@ -77,8 +87,9 @@ import threading
 import numpy as np
 from numba import njit, prange
 
+from tinydl.kernels._relu_after import composed, masked
 from tinydl.kernels._versions import active
-from tinydl.kernels.cpu import _conv_nchw, _winograd
+from tinydl.kernels.cpu import _conv_nchw, _winograd, _winograd_tiled, activations
 from tinydl.kernels.cpu._blas import gemm, gemm_into
 from tinydl.kernels.cpu._conv_common import chunks as _chunks
 from tinydl.kernels.cpu._conv_common import out_size as _out_size
@@ -496,6 +507,34 @@ def conv2d_backward_v6(dout, cache):
     return dx, dw.reshape(w.shape), (db if has_bias else None)
 
 
+# -- v9: v7, with Winograd in blocks of tiles where it fits and pays ---------------------------
+WINOGRAD_MIN_PIXELS = 196    # output pixels per image: won at 14x14 and up, lost at 8x8 and 4x4
+
+
+def _winograd_pays(x, w, stride, padding):
+    OH, OW = _out_size(x.shape, w.shape, stride, padding)
+    return _winograd_fits(w, stride, padding) and OH * OW >= WINOGRAD_MIN_PIXELS
+
+
+def conv2d_forward_v9(x, w, b, stride, padding):
+    return _forward_v9(x, w, b, stride, padding, relu=False)
+
+
+def fused_relu_forward_v9(x, w, b, stride, padding):
+    """(relu(conv), the conv's cache): the ReLU applied in the output transform (conv2d_relu)."""
+    return _forward_v9(x, w, b, stride, padding, relu=True)
+
+
+def _forward_v9(x, w, b, stride, padding, relu):
+    if not _winograd_pays(x, w, stride, padding):
+        fused = _conv_nchw.fused_relu_forward_v7 if relu else _conv_nchw.conv2d_forward_v7
+        return fused(x, w, b, stride, padding)
+    out = _winograd_tiled.conv3x3(x, w, _bias_or_zeros(b, w), padding, relu)
+    return out, (x, w, b is not None, stride, padding)
+
+
+
+
 # -- dispatch -------------------------------------------------------------------------------------
 VERSIONS = {
     1: {"conv2d_forward": conv2d_forward_v1, "conv2d_backward": conv2d_backward_v1},
@@ -506,11 +545,21 @@ VERSIONS = {
     6: {"conv2d_forward": conv2d_forward_v6, "conv2d_backward": conv2d_backward_v6},
     7: {"conv2d_forward": _conv_nchw.conv2d_forward_v7, "conv2d_backward": _conv_nchw.conv2d_backward_v7},
     8: {"conv2d_forward": _conv_nchw.conv2d_forward_v8, "conv2d_backward": _conv_nchw.conv2d_backward_v8},
+    9: {"conv2d_forward": conv2d_forward_v9, "conv2d_backward": _conv_nchw.conv2d_backward_v7},
 }
+# conv2d_relu (a Conv2D with activation="relu"): v7 and v9 apply the ReLU where they add the
+# bias, while each output block is in cache; the others run the ReLU kernel after the conv
+_FUSED_RELU = {7: _conv_nchw.fused_relu_forward_v7, 9: fused_relu_forward_v9}
+for _v, _ops in VERSIONS.items():
+    _ops.update(composed("conv2d", _ops["conv2d_forward"], _ops["conv2d_backward"], activations.relu_forward,
+                         activations.relu_backward, _FUSED_RELU.get(_v)))
+
 # versions with a backward for dw, db only (the input needs no gradient: the first layer in a
 # training step); ops runs the whole backward of the others and drops its dx
-PARAMS_ONLY = {5: conv2d_backward_params_v5, 7: _conv_nchw.conv2d_backward_params_v7}
-DEFAULT = 7   # the fastest on the quiet 2-core machine: small CNN 38.6 -> 36.3 ms, seed CNN 841 -> 820 ms against v5
+PARAMS_ONLY = {5: conv2d_backward_params_v5, 7: _conv_nchw.conv2d_backward_params_v7,
+               9: _conv_nchw.conv2d_backward_params_v7}
+PARAMS_ONLY.update({("conv2d_relu", v): masked(f, activations.relu_backward) for v, f in list(PARAMS_ONLY.items())})
+DEFAULT = 9   # seed CNN step 244 -> 219 ms against v7 (median of 5 alternating rounds); v7 elsewhere
 
 
 def conv2d_forward(x, w, b, stride, padding):
@@ -519,3 +568,11 @@ def conv2d_forward(x, w, b, stride, padding):
 
 def conv2d_backward(dout, cache):
     return VERSIONS[active("cpu.conv2d", DEFAULT)]["conv2d_backward"](dout, cache)
+
+
+def conv2d_relu_forward(x, w, b, stride, padding):
+    return VERSIONS[active("cpu.conv2d", DEFAULT)]["conv2d_relu_forward"](x, w, b, stride, padding)
+
+
+def conv2d_relu_backward(dout, cache):
+    return VERSIONS[active("cpu.conv2d", DEFAULT)]["conv2d_relu_backward"](dout, cache)

@@ -26,7 +26,9 @@ DEFAULT = 3. The GEMM ladder itself is told in kernels/cuda/_gemm.py.
 """
 from numba import cuda, float64
 
+from tinydl.kernels._relu_after import composed
 from tinydl.kernels._versions import active
+from tinydl.kernels.cuda import activations
 from tinydl.kernels.cuda._gemm import gemm
 from tinydl.kernels.cuda._launch import TPB, blocks, empty, flat, on_device
 from tinydl.kernels.cuda.elementwise import colsum
@@ -151,6 +153,9 @@ VERSIONS = {
     2: {"conv2d_forward": conv2d_forward_v2, "conv2d_backward": conv2d_backward_v2},
     3: {"conv2d_forward": conv2d_forward_v3, "conv2d_backward": conv2d_backward_v3},
 }
+for _ops in VERSIONS.values():       # conv2d_relu: the conv, then the ReLU kernel (not fused yet)
+    _ops.update(composed("conv2d", _ops["conv2d_forward"], _ops["conv2d_backward"], activations.relu_forward,
+                         activations.relu_backward))
 DEFAULT = 3
 
 
@@ -160,3 +165,11 @@ def conv2d_forward(x, w, b, stride, padding):
 
 def conv2d_backward(dout, cache):
     return VERSIONS[active("cuda.conv2d", DEFAULT)]["conv2d_backward"](dout, cache)
+
+
+def conv2d_relu_forward(x, w, b, stride, padding):
+    return VERSIONS[active("cuda.conv2d", DEFAULT)]["conv2d_relu_forward"](x, w, b, stride, padding)
+
+
+def conv2d_relu_backward(dout, cache):
+    return VERSIONS[active("cuda.conv2d", DEFAULT)]["conv2d_relu_backward"](dout, cache)

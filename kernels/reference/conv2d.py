@@ -8,6 +8,8 @@ tensordot. The backward is the same contraction taken three ways.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tinydl.kernels.reference import activations
+
 
 def _pad(x, padding):
     # x (N, C, H, W) -> (N, C, H + pt + pb, W + pl + pr), zeros outside
@@ -59,3 +61,16 @@ def conv2d_backward(dout, cache):
     # step 4: drop the padding
     dx = np.ascontiguousarray(dx_pad[:, :, pt:pt + H, pl:pl + W])
     return dx, np.ascontiguousarray(dw), db
+
+
+def conv2d_relu_forward(x, w, b, stride, padding):
+    # ReLU(conv2d(x)): what a Conv2D with activation="relu" computes
+    z, conv_cache = conv2d_forward(x, w, b, stride, padding)
+    out, relu_cache = activations.relu_forward(z)
+    return out, (conv_cache, relu_cache)
+
+
+def conv2d_relu_backward(dout, cache):
+    # through the ReLU (dout where z > 0), then through the convolution
+    conv_cache, relu_cache = cache
+    return conv2d_backward(activations.relu_backward(dout, relu_cache), conv_cache)

@@ -277,3 +277,42 @@ def test_without_dx_the_weight_gradients_are_the_same(dev, version, shape, filte
     assert none is None and db3 is None
     for a, e in ((dw2, dw), (db2, db), (dw3, dw)):
         np.testing.assert_array_equal(host(a), host(e))
+
+
+# -- v9: Winograd in blocks of tiles ---------------------------------------------------------
+@pytest.mark.parametrize("block_tiles", [1, 3, 7, 10_000])
+@pytest.mark.parametrize("shape,filters,padding", [
+    ((3, 16, 9, 7), 18, 1),              # odd sizes: the last tile row and column are partial
+    ((5, 17, 4, 4), 16, (2, 0, 0, 2)),   # small images: a block spans several images
+    ((2, 16, 3, 10), 20, 0),             # 'valid': one tile row per image
+])
+def test_v9_blocks_may_split_anywhere(monkeypatch, block_tiles, shape, filters, padding, rng):
+    # blocks of 1 tile (one tile row each) up to the whole batch in one block give the
+    # reference's values, and v9 really ran Winograd for them (the forward), here at image
+    # sizes where it would not by default
+    from tinydl.kernels.cpu import _winograd_tiled
+    from tinydl.kernels.cpu import conv2d as cpu_conv2d
+    monkeypatch.setattr(_winograd_tiled, "BLOCK_TILES", block_tiles)
+    monkeypatch.setattr(cpu_conv2d, "WINOGRAD_MIN_PIXELS", 1)
+    _check_v9_runs_winograd(monkeypatch, shape, filters, padding, rng, calls=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,filters,padding,calls", [
+    ((2, 16, 15, 14), 16, 1, 1),         # 210 output pixels: Winograd by default
+    ((2, 16, 8, 8), 16, 1, 0),           # 64: v7 (Winograd lost at 8x8)
+    ((2, 8, 16, 16), 16, 1, 0),          # 8 input channels: v7
+])
+def test_v9_chooses_winograd_by_size(monkeypatch, dtype, shape, filters, padding, calls, rng):
+    _check_v9_runs_winograd(monkeypatch, shape, filters, padding, rng, calls, dtype)
+
+
+def _check_v9_runs_winograd(monkeypatch, shape, filters, padding, rng, calls, dtype=np.float64):
+    from tinydl.kernels.cpu import _winograd_tiled
+    ran = []
+    conv3x3 = _winograd_tiled.conv3x3
+    monkeypatch.setattr(_winograd_tiled, "conv3x3", lambda *a, **k: ran.append(1) or conv3x3(*a, **k))
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((filters, shape[1], 3, 3))
+    _check_against_reference("cpu", 9, x, w, rng.standard_normal(filters), 1, padding, rng, dtype)
+    assert len(ran) == calls

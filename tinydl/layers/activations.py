@@ -92,6 +92,13 @@ class WithTrailingReLU:
         return dout if self._relu_cache is None else ops.relu_backward(dout, self._relu_cache)
 
 
+def plain_relu(layer):
+    """A ReLU with nothing else to it: layers.ReLU(), Activation("relu") or activation="relu"
+    (the ReLUs that a neighbouring op may run for it)."""
+    from tinydl.layers.activation import Activation
+    return type(layer) is ReLU or (type(layer) is Activation and layer.activation == "relu")
+
+
 ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,

@@ -5,7 +5,7 @@ from tinydl import initializers, ops
 from tinydl import tape as _tape
 from tinydl._validate import conv_output_size, pair, positive_int
 from tinydl.layers import _shapes
-from tinydl.layers.activations import WithActivation, get_activation, serialize_activation
+from tinydl.layers.activations import WithActivation, get_activation, plain_relu, serialize_activation
 from tinydl.layers.base import Layer
 
 
@@ -71,6 +71,7 @@ class Conv2D(WithActivation, Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel = self.bias = None
         self._cache = None
+        self._relu_fused = False
 
     def build(self, input_shape):
         # input_shape (C, H, W) -> W (filters, C, kh, kw), b (filters,)
@@ -82,15 +83,21 @@ class Conv2D(WithActivation, Layer):
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
 
-    def call(self, x, training=False, apply_activation=True):
+    def call(self, x, training=False, apply_activation=True, fused_relu=False):
+        # a ReLU (activation="relu", or a ReLU layer after this one that a model hands over as
+        # fused_relu) runs inside the conv op: conv2d_relu
         pad = explicit_padding(self.padding, tuple(x.shape[2:4]), self.kernel_size, self.strides)
         bias = self.bias.value if self.use_bias else None
-        out, self._cache = ops.conv2d_forward(x, self.kernel.value, bias, self.strides, pad)
-        return self._activate(out, training, apply_activation)
+        own_relu = apply_activation and plain_relu(self.activation)
+        self._relu_fused = fused_relu or own_relu
+        forward = ops.conv2d_relu_forward if self._relu_fused else ops.conv2d_forward
+        out, self._cache = forward(x, self.kernel.value, bias, self.strides, pad)
+        return self._activate(out, training, apply_activation and not own_relu)
 
     def backward(self, dout):
         dout = self._activation_backward(dout)
-        dx, dw, db = ops.conv2d_backward(dout, self._cache, need_dx=_tape.input_grad_needed(self))
+        backward = ops.conv2d_relu_backward if self._relu_fused else ops.conv2d_backward
+        dx, dw, db = backward(dout, self._cache, need_dx=_tape.input_grad_needed(self))
         self.kernel.accumulate_grad(dw)
         if self.use_bias:
             self.bias.accumulate_grad(db)

@@ -59,28 +59,41 @@ def consumers(graph_nodes):
     return count
 
 
-def _plain_relu(layer):
-    # a ReLU with nothing else to it: layers.ReLU() or Activation("relu") (or an activation=...)
-    from tinydl.layers.activation import Activation
-    from tinydl.layers.activations import ReLU
-    return type(layer) is ReLU or (type(layer) is Activation and layer.activation == "relu")
-
-
 def relu_plan(graph_nodes, outputs):
     """id(node) -> "relu" / "layer" / "activation": the ReLUs that join their neighbour's op.
 
         BatchNormalization -> ReLU    one batchnorm_relu op; the ReLU node is skipped
         ReLU -> MaxPooling2D          the pool first, then the ReLU on a quarter of the values
         Conv2D(activation="relu") -> MaxPooling2D   the same, the conv run without its ReLU
+        Conv2D -> ReLU                one conv2d_relu op, where no max-pool took the ReLU
+                                      (a Conv2D(activation="relu") fuses its own by itself)
 
     Only where the first node's output goes to the second alone (not to another layer, not a
     model output): every result and gradient is then exactly the unfused one."""
-    from tinydl.layers.activations import WithActivation
+    from tinydl.layers.activations import WithActivation, plain_relu
+    from tinydl.layers.conv import Conv2D
     from tinydl.layers.normalization import BatchNormalization
     from tinydl.layers.pooling import MaxPooling2D
 
-    reads, ids, outs = consumers(graph_nodes), {id(n) for n in graph_nodes}, {id(t) for t in outputs}
     plan = {}
+    for prev, node in _fusable_pairs(graph_nodes, outputs, plan):
+        if plain_relu(node.layer) and type(prev.layer) is BatchNormalization:
+            plan[id(prev)], plan[id(node)] = "relu", "layer"
+        elif type(node.layer) is MaxPooling2D and plain_relu(prev.layer) and len(prev.inputs) == 1:
+            plan[id(prev)], plan[id(node)] = "layer", "relu"
+        elif type(node.layer) is MaxPooling2D and isinstance(prev.layer, WithActivation) \
+                and plain_relu(prev.layer.activation):
+            plan[id(prev)], plan[id(node)] = "activation", "relu"
+    for prev, node in _fusable_pairs(graph_nodes, outputs, plan):     # after the pools chose
+        if plain_relu(node.layer) and type(prev.layer) is Conv2D and prev.layer.activation is None:
+            plan[id(prev)], plan[id(node)] = "relu", "layer"
+    return plan
+
+
+def _fusable_pairs(graph_nodes, outputs, plan):
+    # (prev, node): node's one input is prev's one output, read by node alone, not a model
+    # output, neither node planned yet (checked as the caller's plan grows) nor called with kwargs
+    reads, ids, outs = consumers(graph_nodes), {id(n) for n in graph_nodes}, {id(t) for t in outputs}
     for node in graph_nodes:
         if len(node.inputs) != 1 or len(node.outputs) != 1 or id(node) in plan:
             continue
@@ -89,14 +102,7 @@ def relu_plan(graph_nodes, outputs):
         if id(prev) not in ids or id(prev) in plan or len(prev.outputs) != 1 or reads.get(id(t)) != 1 \
                 or id(t) in outs or node.kwargs or prev.kwargs:
             continue
-        if _plain_relu(node.layer) and type(prev.layer) is BatchNormalization:
-            plan[id(prev)], plan[id(node)] = "relu", "layer"
-        elif type(node.layer) is MaxPooling2D and _plain_relu(prev.layer) and len(prev.inputs) == 1:
-            plan[id(prev)], plan[id(node)] = "layer", "relu"
-        elif type(node.layer) is MaxPooling2D and isinstance(prev.layer, WithActivation) \
-                and _plain_relu(prev.layer.activation):
-            plan[id(prev)], plan[id(node)] = "activation", "relu"
-    return plan
+        yield prev, node
 
 
 def run(graph_nodes, inputs, arrays, outputs, training, plan=None):

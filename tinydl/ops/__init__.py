@@ -40,7 +40,7 @@ from tinydl.ops.batchnorm import (
     batchnorm_relu_backward,
     batchnorm_relu_forward,
 )
-from tinydl.ops.conv2d import conv2d_backward, conv2d_forward
+from tinydl.ops.conv2d import conv2d_backward, conv2d_forward, conv2d_relu_backward, conv2d_relu_forward
 from tinydl.ops.conv2d_transpose import conv2d_transpose_backward, conv2d_transpose_forward
 from tinydl.ops.dense import dense_backward, dense_forward
 from tinydl.ops.depthwise_conv2d import depthwise_conv2d_backward, depthwise_conv2d_forward
@@ -121,7 +121,7 @@ __all__ = [
     "pos_embed_forward", "pos_embed_backward", "sequence_pool_forward", "sequence_pool_backward",
     "split_heads_forward", "split_heads_backward", "merge_heads_forward", "merge_heads_backward",
     # conv2d, pooling, batch norm
-    "conv2d_forward", "conv2d_backward",
+    "conv2d_forward", "conv2d_backward", "conv2d_relu_forward", "conv2d_relu_backward",
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
     "global_avgpool2d_forward", "global_avgpool2d_backward",
     "batchnorm_forward", "batchnorm_backward", "batchnorm_relu_forward", "batchnorm_relu_backward",

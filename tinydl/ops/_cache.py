@@ -114,10 +114,12 @@ def run_backward(family: str, op: str, cache, *args):
 
 def run_params_backward(family: str, op: str, cache, *args):
     """The weights' gradients only, for an input that needs none: the kernel in the module's
-    PARAMS_ONLY table for the version that made ``cache`` (it skips the dx work), else the whole
+    PARAMS_ONLY table for the version that made ``cache`` (keyed by the version for the
+    family's own op, by (op, version) for another: it skips the dx work), else the whole
     ``<op>_backward`` with its dx dropped. Returns what the backward returns after dx."""
     cache = expect(cache, op)
-    params_only = getattr(_device.backend(family, cache.device), "PARAMS_ONLY", {}).get(cache.version)
+    table = getattr(_device.backend(family, cache.device), "PARAMS_ONLY", {})
+    params_only = table.get(cache.version if op == family else (op, cache.version))
     if params_only is None:
         return tuple(run_backward(family, op, cache, *args))[1:]
     with kernel_section():

@@ -8,6 +8,17 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
 
     stride: int or (sh, sw); padding: int, (ph, pw) or (top, bottom, left, right).
     Returns out (N, F, OH, OW) and the cache for conv2d_backward."""
+    return run_forward("conv2d", "conv2d", *_checked(x, w, b, stride, padding))
+
+
+def conv2d_relu_forward(x, w, b, stride=1, padding=0):
+    """ReLU(conv2d_forward(x, w, b, stride, padding)) as one op (a Conv2D with activation="relu";
+    the CPU's v7 and v9 apply the ReLU where they add the bias). The same arguments and checks;
+    returns out and the cache for conv2d_relu_backward."""
+    return run_forward("conv2d", "conv2d_relu", *_checked(x, w, b, stride, padding))
+
+
+def _checked(x, w, b, stride, padding):
     x = _checks.as_float(x, "conv2d input x")
     w = _checks.as_float(w, "conv2d kernel w")
     b = None if b is None else _checks.as_float(b, "conv2d bias b")
@@ -33,7 +44,7 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
             f"conv2d kernel must be no larger than the padded input: expected KH <= {H + pt + pb} "
             f"and KW <= {W + pl + pr}; received kernel {KH}x{KW} (w shape {tuple(w.shape)})"
         )
-    return run_forward("conv2d", "conv2d", x, w, b, stride, padding)
+    return x, w, b, stride, padding
 
 
 def conv2d_backward(dout, cache, need_dx=True):
@@ -44,3 +55,12 @@ def conv2d_backward(dout, cache, need_dx=True):
     if not need_dx:
         return (None, *run_params_backward("conv2d", "conv2d", cache, dout))
     return run_backward("conv2d", "conv2d", cache, dout)
+
+
+def conv2d_relu_backward(dout, cache, need_dx=True):
+    """dout (N, F, OH, OW) -> dx, dw, db through the ReLU and the convolution (need_dx as in
+    conv2d_backward)."""
+    dout = check_dout(dout, cache, "conv2d_relu", "conv2d_relu_backward dout")
+    if not need_dx:
+        return (None, *run_params_backward("conv2d", "conv2d_relu", cache, dout))
+    return run_backward("conv2d", "conv2d_relu", cache, dout)
