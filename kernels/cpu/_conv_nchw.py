@@ -151,9 +151,13 @@ def _gemm_bias_images(w2, cols, b, relu, out):
         gemm_block(w2, cols[n][:, c0:c1], o, 0.0)
         for f in range(F):
             bf = b[f]
-            for k in range(c1 - c0):
-                v = o[f, k] + bf
-                o[f, k] = 0.0 if relu and v <= 0.0 else v      # the ReLU op's rule: NaN passes
+            if relu:                                           # two loops: a test of relu in
+                for k in range(c1 - c0):                       # the loop would keep it from
+                    v = o[f, k] + bf                           # vectorizing
+                    o[f, k] = 0.0 if v <= 0.0 else v           # the ReLU op's rule: NaN passes
+            else:
+                for k in range(c1 - c0):
+                    o[f, k] += bf
 
 
 @njit(parallel=True, cache=True)

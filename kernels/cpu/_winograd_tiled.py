@@ -114,21 +114,19 @@ def _output_block(M, b, th, tw, g0, g1, relu, out):
                 r11 = M[5, f, k] - M[9, f, k] - M[13, f, k]
                 r12 = M[6, f, k] - M[10, f, k] - M[14, f, k]
                 r13 = M[7, f, k] - M[11, f, k] - M[15, f, k]
-                y00, y01 = r00 + r01 + r02 + bf, r01 - r02 - r03 + bf
-                y10, y11 = r10 + r11 + r12 + bf, r11 - r12 - r13 + bf
-                if relu:                          # the ReLU op's rule: NaN passes
-                    y00 = 0.0 if y00 <= 0.0 else y00
-                    y01 = 0.0 if y01 <= 0.0 else y01
-                    y10 = 0.0 if y10 <= 0.0 else y10
-                    y11 = 0.0 if y11 <= 0.0 else y11
                 w_ = 2 * j
-                out[n, f, h, w_] = y00
+                out[n, f, h, w_] = r00 + r01 + r02 + bf
                 if j < full:
-                    out[n, f, h, w_ + 1] = y01
+                    out[n, f, h, w_ + 1] = r01 - r02 - r03 + bf
                 if two_rows:
-                    out[n, f, h + 1, w_] = y10
+                    out[n, f, h + 1, w_] = r10 + r11 + r12 + bf
                     if j < full:
-                        out[n, f, h + 1, w_ + 1] = y11
+                        out[n, f, h + 1, w_ + 1] = r11 - r12 - r13 + bf
+            if relu:       # a loop of its own over the rows just written: inside the one above,
+                for r in range(h, h + 1 + two_rows):          # 4 data-dependent branches per
+                    for w_ in range(OW):                      # tile cost 40% of the transform
+                        v = out[n, f, r, w_]
+                        out[n, f, r, w_] = 0.0 if v <= 0.0 else v   # the ReLU op's rule: NaN passes
 
 
 @njit(parallel=True, cache=True)
