@@ -93,6 +93,22 @@ def input_transform(xp, th, tw, V):
                 V[15, c, col] = s31 - s33
 
 
+@njit(cache=True, inline="always")
+def output_tile(M, f, k):
+    # Y = A^T m A for tile k of filter f, m[a, q] = M[4a + q, f, k]: its outputs (y00, y01, y10, y11)
+    # A^T m: rows r0 = m0 + m1 + m2, r1 = m1 - m2 - m3 of the tile, per column q
+    r00 = M[0, f, k] + M[4, f, k] + M[8, f, k]
+    r01 = M[1, f, k] + M[5, f, k] + M[9, f, k]
+    r02 = M[2, f, k] + M[6, f, k] + M[10, f, k]
+    r03 = M[3, f, k] + M[7, f, k] + M[11, f, k]
+    r10 = M[4, f, k] - M[8, f, k] - M[12, f, k]
+    r11 = M[5, f, k] - M[9, f, k] - M[13, f, k]
+    r12 = M[6, f, k] - M[10, f, k] - M[14, f, k]
+    r13 = M[7, f, k] - M[11, f, k] - M[15, f, k]
+    # (A^T m) A: the same combinations across the columns
+    return r00 + r01 + r02, r01 - r02 - r03, r10 + r11 + r12, r11 - r12 - r13
+
+
 @njit(parallel=True, cache=True)
 def output_transform(M, b, th, tw, out):
     # M (16, F, N*th*tw) -> out (N, F, OH, OW) = A^T m A + b; an odd last row/column is dropped
@@ -105,24 +121,15 @@ def output_transform(M, b, th, tw, out):
             base = (n * th + i) * tw
             h = 2 * i
             for j in range(tw):
-                col = base + j
-                # A^T m: r0 = m0 + m1 + m2, r1 = m1 - m2 - m3 (rows of m), per column q
-                r00 = M[0, f, col] + M[4, f, col] + M[8, f, col]
-                r01 = M[1, f, col] + M[5, f, col] + M[9, f, col]
-                r02 = M[2, f, col] + M[6, f, col] + M[10, f, col]
-                r03 = M[3, f, col] + M[7, f, col] + M[11, f, col]
-                r10 = M[4, f, col] - M[8, f, col] - M[12, f, col]
-                r11 = M[5, f, col] - M[9, f, col] - M[13, f, col]
-                r12 = M[6, f, col] - M[10, f, col] - M[14, f, col]
-                r13 = M[7, f, col] - M[11, f, col] - M[15, f, col]
+                y00, y01, y10, y11 = output_tile(M, f, base + j)
                 w_ = 2 * j
-                out[n, f, h, w_] = r00 + r01 + r02 + bias
+                out[n, f, h, w_] = y00 + bias
                 if w_ + 1 < OW:
-                    out[n, f, h, w_ + 1] = r01 - r02 - r03 + bias
+                    out[n, f, h, w_ + 1] = y01 + bias
                 if h + 1 < OH:
-                    out[n, f, h + 1, w_] = r10 + r11 + r12 + bias
+                    out[n, f, h + 1, w_] = y10 + bias
                     if w_ + 1 < OW:
-                        out[n, f, h + 1, w_ + 1] = r11 - r12 - r13 + bias
+                        out[n, f, h + 1, w_ + 1] = y11 + bias
 
 
 def conv3x3(x, w, b, pad, workspace):

@@ -24,7 +24,7 @@ from numba import njit, prange
 
 from tinydl.kernels.cpu._blas import gemm_block, num_threads
 from tinydl.kernels.cpu._conv_common import valid_range
-from tinydl.kernels.cpu._winograd import filter_transform
+from tinydl.kernels.cpu._winograd import filter_transform, output_tile
 
 BLOCK_TILES = 64         # tiles per block (whole tile rows, at least one): 12.5 ms against 15.3 with 128 at 64->128 @16
 
@@ -104,24 +104,15 @@ def _output_block(M, b, th, tw, g0, g1, relu, out):
         for f in range(F):
             bf = b[f]
             for j in range(tw):
-                k = col + j
-                # A^T m: rows r0 = m0 + m1 + m2, r1 = m1 - m2 - m3 of the tile, per column q
-                r00 = M[0, f, k] + M[4, f, k] + M[8, f, k]
-                r01 = M[1, f, k] + M[5, f, k] + M[9, f, k]
-                r02 = M[2, f, k] + M[6, f, k] + M[10, f, k]
-                r03 = M[3, f, k] + M[7, f, k] + M[11, f, k]
-                r10 = M[4, f, k] - M[8, f, k] - M[12, f, k]
-                r11 = M[5, f, k] - M[9, f, k] - M[13, f, k]
-                r12 = M[6, f, k] - M[10, f, k] - M[14, f, k]
-                r13 = M[7, f, k] - M[11, f, k] - M[15, f, k]
+                y00, y01, y10, y11 = output_tile(M, f, col + j)
                 w_ = 2 * j
-                out[n, f, h, w_] = r00 + r01 + r02 + bf
+                out[n, f, h, w_] = y00 + bf
                 if j < full:
-                    out[n, f, h, w_ + 1] = r01 - r02 - r03 + bf
+                    out[n, f, h, w_ + 1] = y01 + bf
                 if two_rows:
-                    out[n, f, h + 1, w_] = r10 + r11 + r12 + bf
+                    out[n, f, h + 1, w_] = y10 + bf
                     if j < full:
-                        out[n, f, h + 1, w_ + 1] = r11 - r12 - r13 + bf
+                        out[n, f, h + 1, w_ + 1] = y11 + bf
             if relu:       # a loop of its own over the rows just written: inside the one above,
                 for r in range(h, h + 1 + two_rows):          # 4 data-dependent branches per
                     for w_ in range(OW):                      # tile cost 40% of the transform
