@@ -1,4 +1,4 @@
-"""An op followed by a ReLU, as one op (conv2d_relu: a Conv2D with activation="relu").
+"""An op followed by a ReLU, as one op (conv2d_relu: a Conv2D with activation="relu"; CUDA's batchnorm_relu).
 
     out = relu(z), z = op(x, ...)       the forward returns out and (the op's cache, relu_cache)
     dz = relu'(z) * dout                the backward masks dout, then runs the op's backward

@@ -373,15 +373,12 @@ def _use_v7(x, w, stride, padding):
 
 
 def conv2d_forward_v7(x, w, b, stride, padding):
-    return _forward_v7_or_v5(x, w, b, stride, padding, relu=False)
+    return forward_v7_or_v5(x, w, b, stride, padding, relu=False)
 
 
-def fused_relu_forward_v7(x, w, b, stride, padding):
-    """(relu(conv), the conv's cache): the ReLU applied where the bias is added (conv2d_relu)."""
-    return _forward_v7_or_v5(x, w, b, stride, padding, relu=True)
-
-
-def _forward_v7_or_v5(x, w, b, stride, padding, relu):
+def forward_v7_or_v5(x, w, b, stride, padding, relu):
+    """(out, the conv's cache); relu: out is the conv's ReLU, applied where v7 adds the bias
+    (conv2d_relu's fused forward)."""
     if not _use_v7(x, w, stride, padding):
         out, cache = _v5().conv2d_forward_v5(x, w, b, stride, padding)
         return (relu_in_place(out) if relu else out), cache

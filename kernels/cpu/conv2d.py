@@ -82,6 +82,7 @@ v9  v7 with v6's Winograd finished (kernels/cpu/_winograd_tiled.py) for the forw
 PARAMS_ONLY (v5, v7, v9): the backward without dx (no dcols GEMM, no col2im), for a layer whose
 input needs no gradient: the first convolution of a model in a training step.
 """
+import functools
 import threading
 
 import numpy as np
@@ -520,19 +521,12 @@ def conv2d_forward_v9(x, w, b, stride, padding):
     return _forward_v9(x, w, b, stride, padding, relu=False)
 
 
-def fused_relu_forward_v9(x, w, b, stride, padding):
-    """(relu(conv), the conv's cache): the ReLU applied in the output transform (conv2d_relu)."""
-    return _forward_v9(x, w, b, stride, padding, relu=True)
-
-
 def _forward_v9(x, w, b, stride, padding, relu):
+    # relu: the conv's ReLU, applied in the output transform (conv2d_relu's fused forward)
     if not _winograd_pays(x, w, stride, padding):
-        fused = _conv_nchw.fused_relu_forward_v7 if relu else _conv_nchw.conv2d_forward_v7
-        return fused(x, w, b, stride, padding)
+        return _conv_nchw.forward_v7_or_v5(x, w, b, stride, padding, relu)
     out = _winograd_tiled.conv3x3(x, w, _bias_or_zeros(b, w), padding, relu)
     return out, (x, w, b is not None, stride, padding)
-
-
 
 
 # -- dispatch -------------------------------------------------------------------------------------
@@ -549,7 +543,8 @@ VERSIONS = {
 }
 # conv2d_relu (a Conv2D with activation="relu"): v7 and v9 apply the ReLU where they add the
 # bias, while each output block is in cache; the others run the ReLU kernel after the conv
-_FUSED_RELU = {7: _conv_nchw.fused_relu_forward_v7, 9: fused_relu_forward_v9}
+_FUSED_RELU = {7: functools.partial(_conv_nchw.forward_v7_or_v5, relu=True),
+               9: functools.partial(_forward_v9, relu=True)}
 for _v, _ops in VERSIONS.items():
     _ops.update(composed("conv2d", _ops["conv2d_forward"], _ops["conv2d_backward"], activations.relu_forward,
                          activations.relu_backward, _FUSED_RELU.get(_v)))

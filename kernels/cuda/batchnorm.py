@@ -25,6 +25,7 @@ import math
 
 from numba import cuda
 
+from tinydl.kernels._relu_after import composed
 from tinydl.kernels._versions import active
 from tinydl.kernels.cuda import activations
 from tinydl.kernels.cuda._launch import TPB, blocks, empty, on_device, writeback
@@ -180,20 +181,13 @@ def _make(version, fwd, bwd):
         launch(_view(x), _view(dout), gamma, mean, inv, training, _view(dx), dgamma, dbeta)
         return dx, dgamma, dbeta
 
-    def batchnorm_relu_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training):
-        # ReLU(batchnorm(x)) composed from the two device kernels (not fused on the GPU yet)
-        z, bn_cache = batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, training)
-        out, relu_cache = activations.relu_forward(z)
-        return out, (bn_cache, relu_cache)
-
-    def batchnorm_relu_backward(dout, cache):
-        bn_cache, relu_cache = cache
-        return batchnorm_backward(activations.relu_backward(dout, relu_cache), bn_cache)
-
-    for fn in (batchnorm_forward, batchnorm_backward, batchnorm_relu_forward, batchnorm_relu_backward):
+    # batchnorm_relu: composed from the two device kernels (not fused on the GPU yet)
+    ops = {"batchnorm_forward": batchnorm_forward, "batchnorm_backward": batchnorm_backward,
+           **composed("batchnorm", batchnorm_forward, batchnorm_backward, activations.relu_forward,
+                      activations.relu_backward)}
+    for fn in ops.values():
         fn.__name__ += f"_v{version}"
-    return {"batchnorm_forward": batchnorm_forward, "batchnorm_backward": batchnorm_backward,
-            "batchnorm_relu_forward": batchnorm_relu_forward, "batchnorm_relu_backward": batchnorm_relu_backward}
+    return ops
 
 
 VERSIONS = {1: _make(1, _fwd_v1, _bwd_v1), 2: _make(2, _fwd_v2, _bwd_v2)}
